@@ -1,0 +1,47 @@
+// The bit-exact reference executor: runs a validated Graph with one arithmetic profile, op by op
+// in the graph's topological order, using the plain-loop op implementations in reference/ops/.
+//
+// Deterministic and machine-independent: the same graph, profile and inputs give the same bytes
+// on every platform (no threads, no SIMD, no FMA). Also the real-valued reference: the same graph
+// on dequantized values in double with no rounding or saturation, for accuracy metrics.
+// Thread-compatible: distinct calls may run concurrently.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "model/graph.h"
+#include "reference/profile.h"
+
+namespace qfarm {
+
+struct ExecOptions {
+  // Keep every intermediate value in the result (for layer-by-layer diffs).
+  bool capture_intermediates = false;
+  // Refuse to allocate more than this many bytes for all live tensors together.
+  int64_t max_tensor_bytes = int64_t{4} << 30;
+};
+
+struct ExecResult {
+  TensorMap outputs;        // the graph outputs, by name
+  TensorMap intermediates;  // every node output, when captured
+  int64_t macs = 0;         // multiply-accumulates performed by MatMul/Conv-like ops
+};
+
+// `inputs` must hold every graph input (by name); values given for initializers override them
+// (quantization parameters included). Errors name the node and the input at fault.
+StatusOr<ExecResult> RunReference(const Graph& graph, const Profile& profile,
+                                  const TensorMap& inputs, const ExecOptions& options = {});
+
+// The real-valued reference: every value as double (quantized tensors dequantized with their
+// scale and zero point; QuantizeLinear passes the real value through unrounded). Integer graph
+// inputs are dequantized with the parameters of the node that consumes them.
+struct RealResult {
+  std::map<std::string, std::vector<double>> outputs;
+  std::map<std::string, Shape> shapes;
+};
+StatusOr<RealResult> RunRealValued(const Graph& graph, const TensorMap& inputs);
+
+}  // namespace qfarm
