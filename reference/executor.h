@@ -36,11 +36,16 @@ StatusOr<ExecResult> RunReference(const Graph& graph, const Profile& profile,
                                   const TensorMap& inputs, const ExecOptions& options = {});
 
 // The real-valued reference: every value as double (quantized tensors dequantized with their
-// scale and zero point; QuantizeLinear passes the real value through unrounded). Integer graph
-// inputs are dequantized with the parameters of the node that consumes them.
+// scale and zero point; QuantizeLinear passes the real value through unrounded, nothing
+// saturates). A quantized value travels as its unrounded quantized-domain value q̃ = x/s + z, so
+// every op reads (q̃ − z)·s with its own parameters, as the integer op reads q; integer graph
+// inputs and initializers have q̃ = q. Outputs of integer type are reported dequantized with the
+// (scale, zero) of the op that produced them, recorded in quant_params so a device's integer
+// output can be dequantized the same way.
 struct RealResult {
-  std::map<std::string, std::vector<double>> outputs;
+  std::map<std::string, std::vector<double>> outputs;  // real values
   std::map<std::string, Shape> shapes;
+  std::map<std::string, std::pair<double, double>> quant_params;  // (scale, zero) per output
 };
 StatusOr<RealResult> RunRealValued(const Graph& graph, const TensorMap& inputs);
 

@@ -1,0 +1,23 @@
+// Single-node entry point of the reference emulator, for executors that run some ops themselves
+// (kernels/) and hand the rest to the reference.
+#pragma once
+
+#include <vector>
+
+#include "common/status.h"
+#include "model/graph.h"
+#include "reference/profile.h"
+
+namespace qfarm {
+
+// Runs one node. `inputs` follows node.inputs (nullptr for omitted optional inputs); the result
+// follows node.outputs. Checks what static validation cannot: runtime scales (> 0, finite), zero
+// points (range), and shapes; errors name the node and the input.
+StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& profile,
+                                               const std::vector<const Tensor*>& inputs);
+
+// Multiply-accumulates a MatMul- or Conv-like node performs (0 for other ops).
+int64_t NodeMacs(const Node& node, const std::vector<const Tensor*>& inputs,
+                 const std::vector<Tensor>& outputs);
+
+}  // namespace qfarm
