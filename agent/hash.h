@@ -1,0 +1,15 @@
+// SHA-256 of bytes and of tensors (dtype, shape and data), through OpenSSL's libcrypto.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "model/tensor.h"
+
+namespace qfarm {
+
+std::string Sha256Hex(std::string_view bytes);
+// Hash of a tensor's element type, shape and bytes: equal hashes mean equal tensors.
+std::string TensorSha256(const Tensor& t);
+
+}  // namespace qfarm

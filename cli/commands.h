@@ -1,0 +1,39 @@
+// farmctl subcommands. Each returns the process exit status: 0 success, 1 a divergence (diff),
+// 2 an error (already printed as one line on stderr by ReportError).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace qfarm::cli {
+
+struct RunArgs {
+  std::string model;
+  std::string device = "reference";
+  std::string profile;
+  std::vector<std::string> inputs;
+  uint64_t seed = 1;
+  std::string output_dir;
+  bool json = false;
+};
+
+struct NightlyArgs {
+  bool local = false;
+  std::string db;
+  uint64_t seed = 1;
+};
+
+int RunCommand(const RunArgs& args);
+int ProfilesCommand(bool json);
+int NightlyCommand(const NightlyArgs& args);
+
+// Prints "farmctl: error: <message>" and returns 2.
+int ReportError(const Status& status);
+
+// A name usable as a file name: anything but [A-Za-z0-9._-] becomes '_'; never "", "." or "..".
+std::string SafeFileName(const std::string& name);
+
+}  // namespace qfarm::cli

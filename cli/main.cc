@@ -1,0 +1,62 @@
+// farmctl: the command line of qfarm (DESIGN.md "Command line contract").
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+namespace {
+
+int Main(int argc, char** argv) {
+  using namespace qfarm::cli;
+  CLI::App app{"farmctl: run, diff and track quantized models on devices against a bit-exact emulator"};
+  app.require_subcommand(1);
+
+  RunArgs run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run one model once on a device, locally");
+  run_cmd->add_option("--model", run.model, "ONNX model file")->required();
+  run_cmd->add_option("--device", run.device, "device (reference, host, host-<isa>, ...)");
+  run_cmd->add_option("--profile", run.profile, "arithmetic profile: a name or key=value,...");
+  run_cmd->add_option("--input", run.inputs, "input tensor files (.pb TensorProto or .npy)");
+  run_cmd->add_option("--seed", run.seed, "seed for generated inputs");
+  run_cmd->add_option("--output-dir", run.output_dir, "write outputs here as <name>.pb and .npy");
+  run_cmd->add_flag("--json", run.json, "print a JSON report");
+
+  bool profiles_json = false;
+  CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the named arithmetic profiles");
+  profiles_cmd->add_flag("--json", profiles_json, "print JSON");
+
+  NightlyArgs nightly;
+  CLI::App* nightly_cmd = app.add_subcommand("nightly", "The nightly job on the built-in suite");
+  nightly_cmd->add_flag("--local", nightly.local, "in-process, no controller (required for now)");
+  nightly_cmd->add_option("--db", nightly.db, "SQLite database file");
+  nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "farmctl: error: %s (see farmctl --help)\n", e.what());
+    return 2;
+  }
+  if (*run_cmd) return RunCommand(run);
+  if (*profiles_cmd) return ProfilesCommand(profiles_json);
+  if (*nightly_cmd) return NightlyCommand(nightly);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "farmctl: error: internal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "farmctl: error: internal: unknown exception\n");
+  }
+  return 2;
+}

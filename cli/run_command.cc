@@ -1,0 +1,136 @@
+// farmctl run and farmctl profiles.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "agent/device.h"
+#include "agent/hash.h"
+#include "agent/inputs.h"
+#include "cli/commands.h"
+#include "model/onnx/onnx_io.h"
+#include "model/qdq_fusion.h"
+
+namespace qfarm::cli {
+
+int ReportError(const Status& status) {
+  std::fprintf(stderr, "farmctl: error: %s\n", status.message().c_str());
+  return 2;
+}
+
+std::string SafeFileName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    out += ok ? c : '_';
+  }
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+namespace {
+
+struct LoadedModel {
+  Graph graph;
+  std::vector<FusionRecord> fused;
+};
+
+StatusOr<LoadedModel> LoadModel(const std::string& path) {
+  QFARM_ASSIGN_OR_RETURN(Graph g, LoadOnnxModel(path));
+  LoadedModel m;
+  m.graph = FuseQdq(g, &m.fused);
+  return m;
+}
+
+StatusOr<TensorMap> LoadInputs(const Graph& graph, const RunArgs& args) {
+  std::vector<NamedTensor> files;
+  for (const std::string& path : args.inputs) {
+    QFARM_ASSIGN_OR_RETURN(NamedTensor t, ReadTensorFile(path));
+    files.push_back(std::move(t));
+  }
+  QFARM_ASSIGN_OR_RETURN(TensorMap given, MatchInputFiles(graph, files, args.inputs));
+  return GenerateMissingInputs(graph, given, args.seed);
+}
+
+Status WriteOutputs(const std::string& dir, const TensorMap& outputs) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return InvalidArgument(dir + ": cannot create output directory: " + ec.message());
+  for (const auto& [name, t] : outputs) {
+    const std::string base = (std::filesystem::path(dir) / SafeFileName(name)).string();
+    QFARM_RETURN_IF_ERROR(WriteTensorProtoFile(base + ".pb", name, t));
+    QFARM_RETURN_IF_ERROR(WriteNpy(base + ".npy", t));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunCommand(const RunArgs& args) {
+  auto model = LoadModel(args.model);
+  if (!model.ok()) return ReportError(model.status());
+  auto device = OpenDevice(args.device);
+  if (!device.ok()) return ReportError(device.status());
+  auto profile = ProfileForDevice(**device, args.profile);
+  if (!profile.ok()) return ReportError(profile.status());
+  auto inputs = LoadInputs(model->graph, args);
+  if (!inputs.ok()) return ReportError(inputs.status());
+  const auto start = std::chrono::steady_clock::now();
+  auto result = (*device)->Run(model->graph, *profile, *inputs, ExecOptions{});
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!result.ok()) return ReportError(result.status().WithContext(args.model));
+  if (!args.output_dir.empty()) {
+    Status s = WriteOutputs(args.output_dir, result->outputs);
+    if (!s.ok()) return ReportError(s);
+  }
+  const std::string profile_text = ProfileToText(*profile, true);
+  if (args.json) {
+    nlohmann::json j;
+    j["model"] = args.model;
+    j["device"] = args.device;
+    j["profile"] = profile_text;
+    j["seed"] = args.seed;
+    j["macs"] = result->macs;
+    j["time_ms"] = ms;
+    for (const FusionRecord& f : model->fused) {
+      j["fused"].push_back({{"node", f.fused_node}, {"op", f.op_type}, {"replaced", f.source_nodes}});
+    }
+    for (const auto& [name, t] : result->outputs) {
+      j["outputs"].push_back({{"name", name}, {"dtype", DTypeName(t.dtype())},
+                              {"shape", t.shape()}, {"sha256", TensorSha256(t)}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  fmt::print("model:   {}\ndevice:  {}\nprofile: {}\nseed:    {}\n", args.model, args.device,
+             profile_text, args.seed);
+  for (const FusionRecord& f : model->fused) {
+    std::string src;
+    for (const std::string& s : f.source_nodes) src += (src.empty() ? "" : ", ") + s;
+    fmt::print("fused:   {} ({}) from {}\n", f.fused_node, f.op_type, src);
+  }
+  for (const auto& [name, t] : result->outputs) {
+    fmt::print("output:  {} {} {} sha256={}\n", name, DTypeName(t.dtype()), ShapeToString(t.shape()),
+               TensorSha256(t));
+  }
+  fmt::print("macs:    {}\ntime:    {:.3f} ms\n", result->macs, ms);
+  return 0;
+}
+
+int ProfilesCommand(bool json) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const NamedProfile& p : NamedProfiles()) {
+    if (json) {
+      j.push_back({{"name", p.name}, {"text", p.text}, {"who", p.who}});
+    } else {
+      fmt::print("{:<14} {:<80} {}\n", p.name, p.text, p.who);
+    }
+  }
+  if (json) std::printf("%s\n", j.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace qfarm::cli
