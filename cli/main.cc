@@ -7,6 +7,13 @@
 
 namespace {
 
+bool IsCommand(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == name) return true;
+  }
+  return false;
+}
+
 int Main(int argc, char** argv) {
   using namespace qfarm::cli;
   CLI::App app{"farmctl: run, diff and track quantized models on devices against a bit-exact emulator"};
@@ -32,6 +39,11 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_option("--db", nightly.db, "SQLite database file");
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
 
+  if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
+    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, profiles, nightly)\n",
+                 argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

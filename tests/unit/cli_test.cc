@@ -1,0 +1,224 @@
+// farmctl end to end: good runs, tensor files in and out, and every class of bad input giving
+// one stderr line that names the file and the node or field, with exit status 2.
+#include <gtest/gtest.h>
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/inputs.h"
+#include "model/graph_builder.h"
+#include "model/onnx/onnx_io.h"
+#include "reference/executor.h"
+#include "tests/support/test_util.h"
+
+namespace qfarm {
+namespace {
+
+using qfarm::testing::CountLines;
+
+using qfarm::testing::TempDir;
+
+const std::string kFarmctl = QFARM_FARMCTL;
+
+// One QLinearConv: x uint8 [1,3,8,8] → y uint8 [1,4,8,8]; everything else is an initializer.
+Graph ConvModel() {
+  GraphBuilder b("conv", 13, 7);
+  b.Input("x", DType::kUInt8, {1, 3, 8, 8});
+  b.Output("y", DType::kUInt8, {1, 4, 8, 8});
+  b.Scalar("x_scale", DType::kFloat32, 0.02);
+  b.Scalar("x_zp", DType::kUInt8, 128);
+  b.Init("w", b.RandomInts(DType::kInt8, {4, 3, 3, 3}, -128, 127));
+  b.Vector("w_scale", DType::kFloat32, {0.01, 0.02, 0.015, 0.005});
+  b.Init("w_zp", Tensor(DType::kInt8, {4}));
+  b.Scalar("y_scale", DType::kFloat32, 0.1);
+  b.Scalar("y_zp", DType::kUInt8, 128);
+  b.Init("bias", b.RandomInts(DType::kInt32, {4}, -500, 500));
+  b.Op("QLinearConv", "conv1", {"x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "bias"},
+       {"y"}, {{"pads", Attribute::Ints({1, 1, 1, 1})}, {"kernel_shape", Attribute::Ints({3, 3})}});
+  return b.Build();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string Save(const Graph& g, const std::string& name = "model.onnx") {
+    const std::string path = dir_.File(name);
+    EXPECT_TRUE(SaveOnnxModel(g, path).ok());
+    return path;
+  }
+  // Asserts the one-line error contract and that every fragment is in the message.
+  void ExpectError(const qfarm::testing::CommandResult& r, const std::vector<std::string>& fragments) {
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("farmctl: error: ", 0), 0u) << r.err;
+    for (const std::string& f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << "missing '" << f << "' in: " << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  qfarm::testing::CommandResult RunModel(const std::string& path, const std::string& extra = "") {
+    return qfarm::testing::Run(kFarmctl + " run --model " + path + " --device reference " + extra);
+  }
+  TempDir dir_;
+};
+
+TEST_F(CliTest, RunWritesOutputsEqualToTheEmulator) {
+  const Graph g = ConvModel();
+  const std::string path = Save(g);
+  const std::string out_dir = dir_.File("out");
+  auto r = RunModel(path, "--seed 7 --output-dir " + out_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("seed:    7"), std::string::npos) << r.out;
+  const TensorMap inputs = GenerateMissingInputs(g, {}, 7);
+  auto want = RunReference(g, *ParseProfile("onnx"), inputs);
+  ASSERT_TRUE(want.ok());
+  auto pb = ReadTensorFile(out_dir + "/y.pb");
+  auto npy = ReadTensorFile(out_dir + "/y.npy");
+  ASSERT_TRUE(pb.ok() && npy.ok());
+  EXPECT_EQ(pb->name, "y");
+  EXPECT_EQ(pb->tensor, want->outputs.at("y"));
+  EXPECT_EQ(npy->tensor, want->outputs.at("y"));
+}
+
+TEST_F(CliTest, InputsAndQuantizationParametersFromFiles) {
+  const Graph g = ConvModel();
+  const std::string path = Save(g);
+  GraphBuilder gen("inputs", 13, 99);
+  const Tensor x = gen.RandomInts(DType::kUInt8, {1, 3, 8, 8}, 0, 255);
+  ASSERT_TRUE(WriteNpy(dir_.File("x.npy"), x).ok());
+  ASSERT_TRUE(WriteTensorProtoFile(dir_.File("x.pb"), "x", x).ok());
+  const Tensor y_scale = Tensor::Scalar(DType::kFloat32, 0.05);
+  ASSERT_TRUE(WriteTensorProtoFile(dir_.File("y_scale.pb"), "y_scale", y_scale).ok());
+  auto a = RunModel(path, "--json --input " + dir_.File("x.npy"));
+  auto b = RunModel(path, "--json --input " + dir_.File("x.pb"));
+  auto c = RunModel(path, "--json --input " + dir_.File("x.pb") + " --input " + dir_.File("y_scale.pb") +
+                              " --output-dir " + dir_.File("c"));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto sha = [](const std::string& json) {
+    return nlohmann::json::parse(json)["outputs"][0]["sha256"].get<std::string>();
+  };
+  EXPECT_EQ(sha(a.out), sha(b.out));  // the same tensor by position (.npy) and by name (.pb)
+  EXPECT_NE(sha(a.out), sha(c.out));  // the overridden output scale changes the result
+  auto want = RunReference(g, *ParseProfile("onnx"), {{"x", x}, {"y_scale", y_scale}});
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(ReadTensorFile(dir_.File("c/y.pb"))->tensor, want->outputs.at("y"));
+}
+
+TEST_F(CliTest, ProfilesListsAllNamedProfiles) {
+  auto r = qfarm::testing::Run(kFarmctl + " profiles");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(CountLines(r.out), 9);
+  for (const char* name : {"onnx", "ort", "xnnpack-fp32", "xnnpack-rndnu", "tflite", "tflite-single",
+                           "neon-naive", "avx2-u8s8", "dsp-sat32"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  }
+}
+
+// Mutates the conv model and expects a one-line error naming the file, node and field.
+struct BadModel {
+  std::string label;
+  std::function<void(Graph&)> mutate;
+  std::vector<std::string> fragments;
+};
+
+TEST_F(CliTest, EveryBadModelClassIsOneClearError) {
+  const std::vector<BadModel> cases = {
+      {"unknown op", [](Graph& g) { g.nodes[0].op_type = "QLinearConvX"; }, {"node 'conv1'", "unknown op 'ai.onnx::QLinearConvX'"}},
+      {"unknown contrib op", [](Graph& g) { g.nodes[0].domain = "com.microsoft"; }, {"node 'conv1'", "unknown op 'com.microsoft::QLinearConv'"}},
+      {"wrong arity", [](Graph& g) { g.nodes[0].inputs.resize(7); }, {"node 'conv1' (QLinearConv)", "has 7 inputs, expected 8..9"}},
+      {"shape mismatch", [](Graph& g) { g.initializers["w"] = Tensor(DType::kInt8, {4, 2, 3, 3}); },
+       {"node 'conv1' (QLinearConv)", "input 3 'w'", "expects 2 input channels, input has 3"}},
+      {"scale <= 0", [](Graph& g) { g.initializers["x_scale"] = Tensor::Scalar(DType::kFloat32, -1); },
+       {"node 'conv1' (QLinearConv)", "input 1 'x_scale'", "scale must be finite and > 0"}},
+      {"scale NaN", [](Graph& g) { g.initializers["y_scale"] = Tensor::Scalar(DType::kFloat32, std::nan("")); },
+       {"input 6 'y_scale'", "scale must be finite and > 0"}},
+      {"scale inf", [](Graph& g) { g.initializers["w_scale"] = Tensor::FromDoubles(DType::kFloat32, {4}, {1, INFINITY, 1, 1}); },
+       {"input 4 'w_scale'", "at index 1"}},
+      {"zero point wrong type", [](Graph& g) { g.initializers["x_zp"] = Tensor::Scalar(DType::kInt8, 0); },
+       {"input 2 'x_zp'", "zero point type int8 does not match the quantized tensor's type uint8"}},
+      {"zero point wrong shape", [](Graph& g) { g.initializers["w_zp"] = Tensor(DType::kInt8, {3}); },
+       {"input 5 'w_zp'", "zero point shape [3]"}},
+      {"bias wrong length", [](Graph& g) { g.initializers["bias"] = Tensor(DType::kInt32, {5}); },
+       {"input 8 'bias'", "bias shape [5] must be [4]"}},
+      {"bias wrong type", [](Graph& g) { g.initializers["bias"] = Tensor(DType::kInt8, {4}); },
+       {"input 8 'bias'", "bias must be int32, got int8"}},
+      {"over the size limit", [](Graph& g) { g.inputs[0].shape = {1, 3, 65536, 65536}; },
+       {"graph input 'x'", "over the limit"}},
+      {"undefined value", [](Graph& g) { g.nodes[0].inputs[0] = "nowhere"; }, {"node 'conv1'", "'nowhere'"}},
+      {"bad attribute", [](Graph& g) { g.nodes[0].attrs["strides"] = Attribute::Ints({0, 1}); },
+       {"node 'conv1'", "attribute 'strides'"}},
+  };
+  for (const BadModel& c : cases) {
+    SCOPED_TRACE(c.label);
+    Graph g = ConvModel();
+    c.mutate(g);
+    const std::string path = Save(g, "bad.onnx");
+    std::vector<std::string> fragments = c.fragments;
+    fragments.push_back(path);
+    ExpectError(RunModel(path), fragments);
+  }
+}
+
+TEST_F(CliTest, ZeroPointOutOfRange) {
+  // int32 DequantizeLinear: the zero point must be 0.
+  GraphBuilder b("dq32", 13, 1);
+  b.Input("acc", DType::kInt32, {4});
+  b.Output("y", DType::kFloat32, {4});
+  b.Scalar("s", DType::kFloat32, 0.5);
+  b.Init("z", Tensor::FromInts(DType::kInt32, {}, {5}));
+  b.Op("DequantizeLinear", "dq", {"acc", "s", "z"}, {"y"});
+  const std::string path = Save(b.Build(), "dq32.onnx");
+  ExpectError(RunModel(path), {path, "node 'dq' (DequantizeLinear)", "input 2 'z'", "zero point 5 is out of range [0, 0]"});
+  // A uint8 zero point stored as 300 in the typed int32_data field.
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(*SerializeOnnxModel(ConvModel())));
+  for (auto& t : *m.mutable_graph()->mutable_initializer()) {
+    if (t.name() != "x_zp") continue;
+    t.clear_raw_data();
+    t.add_int32_data(300);
+  }
+  const std::string typed = dir_.File("typed.onnx");
+  std::ofstream(typed, std::ios::binary) << m.SerializeAsString();
+  ExpectError(RunModel(typed), {typed, "tensor 'x_zp'", "value 300", "out of range for uint8"});
+}
+
+TEST_F(CliTest, TruncatedAndNonOnnxFiles) {
+  const std::string bytes = *SerializeOnnxModel(ConvModel());
+  const std::string half = dir_.File("half.onnx");
+  std::ofstream(half, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  ExpectError(RunModel(half), {half, "not a valid ONNX model"});
+  const std::string text = dir_.File("notes.onnx");
+  std::ofstream(text) << "this is not a model\n";
+  ExpectError(RunModel(text), {text, "not a valid ONNX model"});
+  const std::string empty = dir_.File("empty.onnx");
+  std::ofstream(empty).flush();
+  ExpectError(RunModel(empty), {empty, "empty file"});
+  ExpectError(RunModel(dir_.File("missing.onnx")), {"missing.onnx", "cannot open"});
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(bytes));
+  m.mutable_opset_import(0)->set_version(9);
+  const std::string old = dir_.File("opset9.onnx");
+  std::ofstream(old, std::ios::binary) << m.SerializeAsString();
+  ExpectError(RunModel(old), {old, "opset_import", "version 9"});
+}
+
+TEST_F(CliTest, BadRunArguments) {
+  const std::string path = Save(ConvModel());
+  ASSERT_TRUE(WriteNpy(dir_.File("small.npy"), Tensor(DType::kUInt8, {1, 3, 4, 4})).ok());
+  ExpectError(RunModel(path, "--input " + dir_.File("small.npy")),
+              {"input 'x': expected uint8 [1,3,8,8], got uint8 [1,3,4,4]"});
+  ASSERT_TRUE(WriteNpy(dir_.File("f.npy"), Tensor(DType::kFloat32, {1, 3, 8, 8})).ok());
+  ExpectError(RunModel(path, "--input " + dir_.File("f.npy")), {"input 'x'", "got float"});
+  std::ofstream(dir_.File("junk.npy")) << "\x93NUMPY junk";
+  ExpectError(RunModel(path, "--input " + dir_.File("junk.npy")), {"junk.npy", "npy"});
+  ExpectError(RunModel(path, "--profile rounding=half_odd"), {"unknown value 'half_odd' for key 'rounding'"});
+  ExpectError(qfarm::testing::Run(kFarmctl + " run --model " + path + " --device tpu9"), {"unknown device 'tpu9'", "reference"});
+  ExpectError(qfarm::testing::Run(kFarmctl + " run --device reference"), {"--model"});
+  ExpectError(qfarm::testing::Run(kFarmctl + " frobnicate"), {"unknown command 'frobnicate'"});
+}
+
+}  // namespace
+}  // namespace qfarm
