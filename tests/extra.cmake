@@ -3,3 +3,27 @@
 # --- farmctl command-line tests ------------------------------------------------------------------
 target_compile_definitions(cli_test PRIVATE QFARM_FARMCTL="$<TARGET_FILE:farmctl>")
 add_dependencies(cli_test farmctl)
+
+# --- emulator on aarch64 under QEMU (cross_arch_test) --------------------------------------------
+# The portable core is cross-built at build time; the test compares qfarm-golden's output bytes
+# on x86 with the aarch64 build's under qemu-aarch64-static.
+find_program(QFARM_AARCH64_CXX aarch64-linux-gnu-g++)
+find_program(QFARM_QEMU_AARCH64 qemu-aarch64-static)
+set(aarch64_dir ${PROJECT_BINARY_DIR}/aarch64)
+if(QFARM_AARCH64_CXX)
+  file(GLOB_RECURSE portable_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/model/*.cc
+       ${PROJECT_SOURCE_DIR}/model/*.h ${PROJECT_SOURCE_DIR}/reference/*.cc
+       ${PROJECT_SOURCE_DIR}/reference/*.h ${PROJECT_SOURCE_DIR}/tools/*.cc
+       ${PROJECT_SOURCE_DIR}/common/*.h)
+  list(FILTER portable_srcs EXCLUDE REGEX "/model/onnx/")
+  add_custom_command(OUTPUT ${aarch64_dir}/tools/qfarm-golden
+                     COMMAND ${PROJECT_SOURCE_DIR}/scripts/cross_build_aarch64.sh ${aarch64_dir}
+                     DEPENDS ${portable_srcs} COMMENT "Cross-building qfarm-golden for aarch64")
+  add_custom_target(qfarm_golden_aarch64 ALL DEPENDS ${aarch64_dir}/tools/qfarm-golden)
+  add_dependencies(cross_arch_test qfarm_golden_aarch64)
+endif()
+add_dependencies(cross_arch_test qfarm-golden)
+target_compile_definitions(cross_arch_test PRIVATE
+  QFARM_GOLDEN_NATIVE="$<TARGET_FILE:qfarm-golden>"
+  QFARM_GOLDEN_AARCH64="${aarch64_dir}/tools/qfarm-golden"
+  QFARM_QEMU_AARCH64="${QFARM_QEMU_AARCH64}")
