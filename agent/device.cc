@@ -1,6 +1,8 @@
 #include "agent/device.h"
 
-#include <algorithm>
+#include <thread>
+
+#include "kernels/executor.h"
 
 namespace qfarm {
 namespace {
@@ -11,10 +13,11 @@ class ReferenceDevice : public Device {
   ReferenceDevice() {
     info_.name = "reference";
     info_.declared_profile = "onnx";
-    info_.profiles = {"*"};
+    info_.computes = "any profile";
     info_.description = "the bit-exact reference emulator (reference/)";
   }
   const DeviceInfo& info() const override { return info_; }
+  bool Computes(const Profile&, std::string*) const override { return true; }
   StatusOr<ExecResult> Run(const Graph& graph, const Profile& profile, const TensorMap& inputs,
                            const ExecOptions& options) override {
     return RunReference(graph, profile, inputs, options);
@@ -24,12 +27,48 @@ class ReferenceDevice : public Device {
   DeviceInfo info_;
 };
 
+// Our own kernels on this CPU, one device per ISA path.
+class HostDevice : public Device {
+ public:
+  explicit HostDevice(const kernels::HostPath& path) : path_(path) {
+    info_.name = path.device;
+    info_.declared_profile = path.declared_profile;
+    info_.computes = FindHostIsaPairSat(path.isa)
+                         ? "acc_bits=32, acc_overflow=wrap, pair_sat16=on, zp_fold=fold_after, any requantization"
+                         : "acc_bits=32, acc_overflow=wrap, pair_sat16=off, any requantization";
+    info_.description = "qfarm kernels, " + std::string(kernels::IsaName(path.isa)) + " path";
+  }
+  const DeviceInfo& info() const override { return info_; }
+  bool Computes(const Profile& p, std::string* why) const override {
+    return kernels::PathComputes(path_.isa, p, why);
+  }
+  StatusOr<ExecResult> Run(const Graph& graph, const Profile& profile, const TensorMap& inputs,
+                           const ExecOptions& options) override {
+    const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return kernels::RunKernels(graph, path_.isa, profile, inputs, options, threads);
+  }
+
+ private:
+  static bool FindHostIsaPairSat(kernels::Isa isa) { return kernels::FindQGemmKernel(isa)->pair_sat16; }
+  kernels::HostPath path_;
+  DeviceInfo info_;
+};
+
 }  // namespace
 
-std::vector<std::string> ListDevices() { return {"reference"}; }
+std::vector<std::string> ListDevices() {
+  std::vector<std::string> names = {"reference", "host"};
+  for (const kernels::HostPath& p : kernels::AvailableHostPaths()) names.push_back(p.device);
+  return names;
+}
 
 StatusOr<std::unique_ptr<Device>> OpenDevice(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Device>(new ReferenceDevice());
+  if (name == "host" || name.rfind("host-", 0) == 0) {
+    auto path = kernels::FindHostPath(name);
+    if (!path.ok()) return path.status();
+    return std::unique_ptr<Device>(new HostDevice(*path));
+  }
   std::string names;
   for (const std::string& n : ListDevices()) names += (names.empty() ? "" : ", ") + n;
   return InvalidArgument("unknown device '" + name + "' (available on this machine: " + names + ")");
@@ -39,16 +78,10 @@ StatusOr<Profile> ProfileForDevice(const Device& device, const std::string& requ
   const DeviceInfo& info = device.info();
   const std::string text = requested.empty() ? info.declared_profile : requested;
   QFARM_ASSIGN_OR_RETURN(Profile p, ParseProfile(text));
-  const bool any = std::find(info.profiles.begin(), info.profiles.end(), "*") != info.profiles.end();
-  if (any) return p;
-  for (const std::string& supported : info.profiles) {
-    auto s = ParseProfile(supported);
-    if (s.ok() && *s == p) return p;
-  }
-  std::string list;
-  for (const std::string& s : info.profiles) list += (list.empty() ? "" : ", ") + s;
+  std::string why;
+  if (device.Computes(p, &why)) return p;
   return InvalidArgument("device '" + info.name + "' cannot compute profile '" + text +
-                         "' exactly (it implements: " + list + ")");
+                         "' exactly: " + why + " (it computes " + info.computes + ")");
 }
 
 }  // namespace qfarm

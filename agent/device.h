@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,7 @@ namespace qfarm {
 struct DeviceInfo {
   std::string name;
   std::string declared_profile;           // the profile the device claims to implement
-  std::vector<std::string> profiles;      // profiles it can compute exactly ("*" = any)
+  std::string computes;                   // which profiles it computes exactly, in words
   bool emulated = false;                  // latency not comparable to hardware
   std::string description;
 };
@@ -27,6 +28,8 @@ class Device {
  public:
   virtual ~Device() = default;
   virtual const DeviceInfo& info() const = 0;
+  // Whether the device computes `p` bit-exactly; `why` says what it does instead when not.
+  virtual bool Computes(const Profile& p, std::string* why) const = 0;
   // Runs the graph once under `profile` (which the device must support).
   virtual StatusOr<ExecResult> Run(const Graph& graph, const Profile& profile,
                                    const TensorMap& inputs, const ExecOptions& options) = 0;

@@ -50,6 +50,14 @@ class ValueStore {
 
 StatusOr<ExecResult> RunReference(const Graph& graph, const Profile& profile,
                                   const TensorMap& inputs, const ExecOptions& options) {
+  return RunGraph(graph, inputs, options,
+                  [&profile](const Node& node, const std::vector<const Tensor*>& args) {
+                    return RunReferenceNode(node, profile, args);
+                  });
+}
+
+StatusOr<ExecResult> RunGraph(const Graph& graph, const TensorMap& inputs,
+                              const ExecOptions& options, const NodeRunner& run_node) {
   QFARM_RETURN_IF_ERROR(Validate(graph).status());
   for (const ValueInfo& decl : graph.inputs) {
     auto it = inputs.find(decl.name);
@@ -73,7 +81,7 @@ StatusOr<ExecResult> RunReference(const Graph& graph, const Profile& profile,
   for (const Node& node : graph.nodes) {
     std::vector<const Tensor*> args;
     for (const std::string& name : node.inputs) args.push_back(name.empty() ? nullptr : store.Find(name));
-    QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> outs, RunReferenceNode(node, profile, args));
+    QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run_node(node, args));
     result.macs += NodeMacs(node, args, outs);
     for (size_t i = 0; i < outs.size() && i < node.outputs.size(); ++i) {
       if (!node.outputs[i].empty()) store.Put(node.outputs[i], std::move(outs[i]));

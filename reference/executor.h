@@ -7,6 +7,7 @@
 // Thread-compatible: distinct calls may run concurrently.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,6 +35,15 @@ struct ExecResult {
 // (quantization parameters included). Errors name the node and the input at fault.
 StatusOr<ExecResult> RunReference(const Graph& graph, const Profile& profile,
                                   const TensorMap& inputs, const ExecOptions& options = {});
+
+// The executor loop itself, with the per-node step supplied by the caller: optimized executors
+// (kernels/) run their own ops and hand the rest to RunReferenceNode, and share validation,
+// input checks, capture and limits with the reference. `run_node` gets the node's inputs in
+// order (nullptr for omitted ones) and returns its outputs in order.
+using NodeRunner = std::function<StatusOr<std::vector<Tensor>>(const Node&,
+                                                               const std::vector<const Tensor*>&)>;
+StatusOr<ExecResult> RunGraph(const Graph& graph, const TensorMap& inputs,
+                              const ExecOptions& options, const NodeRunner& run_node);
 
 // The real-valued reference: every value as double (quantized tensors dequantized with their
 // scale and zero point; QuantizeLinear passes the real value through unrounded, nothing

@@ -1,0 +1,46 @@
+// Optimized executor and the host devices built on it.
+//
+// A host path is one GEMM microkernel (qgemm/registry.inc) plus the shared driver. Its ops
+// (QLinearMatMul, MatMulInteger, QLinearConv, ConvInteger with int8 weights) run on the kernel;
+// every other op, and those ops in forms the kernels do not cover, run on reference/'s plain
+// loops — so a path is exact for exactly the profiles its accumulation matches: acc_bits=32,
+// acc_overflow=wrap, and pair_sat16 on (with zp_fold=fold_after) for VPMADDUBSW kernels or off
+// for the others; the requantization is reference/'s own primitives, so any requant scheme.
+// Thread-compatible; `threads` only splits output rows, results do not depend on it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "kernels/qgemm/qgemm.h"
+#include "model/graph.h"
+#include "reference/executor.h"
+#include "reference/profile.h"
+
+namespace qfarm::kernels {
+
+struct HostPath {
+  std::string device;            // "host-avx2", ...
+  Isa isa;
+  std::string declared_profile;  // the profile the path claims by default
+};
+
+// Paths this CPU can run, scalar first, best last.
+std::vector<HostPath> AvailableHostPaths();
+// The path behind "host" (the best one) or "host-<isa>"; error for unknown or unavailable ones.
+StatusOr<HostPath> FindHostPath(const std::string& device);
+
+// Whether `isa`'s kernel computes `p` bit-exactly; the reason when it does not.
+bool PathComputes(Isa isa, const Profile& p, std::string* why = nullptr);
+
+StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
+                                const TensorMap& inputs, const ExecOptions& options, int threads);
+
+// Runs one node on the kernel path, or returns nullopt-like NotFound when the kernels do not
+// cover it (the caller then uses the reference).
+StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
+                                            const Profile& profile,
+                                            const std::vector<const Tensor*>& inputs, int threads);
+
+}  // namespace qfarm::kernels

@@ -1,0 +1,62 @@
+// The integer GEMM driver: packs weights once, packs activation rows, tiles the output over a
+// microkernel (qgemm/qgemm.h) and applies the zero-point and bias corrections, all in int32
+// with wrap-around — equal to reference/'s DotAccumulate under acc_bits=32, acc_overflow=wrap
+// (and pair_sat16 when the kernel saturates pairs). Threads split output rows only, never the
+// k reduction, so results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/qgemm/qgemm.h"
+
+namespace qfarm::kernels {
+
+// B [K × N] int8 packed for a kernel of width nr, with its raw column sums Σ_k w[k][n].
+struct PackedWeights {
+  int64_t k = 0, k4 = 0, n = 0;
+  int nr = 0;
+  std::vector<int8_t> data;
+  std::vector<int32_t> col_sum;
+};
+
+// w(k, n) reads element (k, n) of B from any layout.
+template <typename Reader>
+PackedWeights PackWeights(int64_t k, int64_t n, int nr, Reader w) {
+  PackedWeights p;
+  p.k = k;
+  p.k4 = (k + 3) / 4;
+  p.n = n;
+  p.nr = nr;
+  const int64_t panels = (n + nr - 1) / nr;
+  p.data.assign(static_cast<size_t>(panels * p.k4 * nr * 4), 0);
+  p.col_sum.assign(static_cast<size_t>(n), 0);
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t panel = j / nr, col = j % nr;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int8_t v = w(kk, j);
+      p.data[static_cast<size_t>(((panel * p.k4 + kk / 4) * nr + col) * 4 + kk % 4)] = v;
+      p.col_sum[static_cast<size_t>(j)] += v;
+    }
+  }
+  return p;
+}
+
+struct GemmProblem {
+  int64_t m = 0;
+  const void* a = nullptr;  // [m × k] activations, row stride lda
+  int64_t lda = 0;
+  bool a_signed = false;    // int8 activations (offset by +128 internally)
+  int32_t a_zero = 0;       // activation zero point
+  const int32_t* a_row_zero = nullptr;  // per-row zero points (MatMulInteger), or nullptr
+  const PackedWeights* b = nullptr;
+  const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
+  const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
+  int32_t* c = nullptr;             // [m × n] output, row stride ldc
+  int64_t ldc = 0;
+};
+
+// C = Σ_k (a − za)(w − zw) + bias, wrapped to int32. `threads` ≥ 1.
+void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads);
+
+}  // namespace qfarm::kernels

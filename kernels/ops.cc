@@ -1,0 +1,195 @@
+// The kernel forms of the dot-product ops: data layout and GEMM calls here, arithmetic rules
+// from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
+#include "kernels/executor.h"
+#include "kernels/gemm.h"
+#include "model/conv_geometry.h"
+#include "model/validate.h"
+#include "reference/arith.h"
+
+namespace qfarm::kernels {
+namespace {
+
+Status NotCovered() { return NotFound("not covered by the kernels"); }
+
+bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
+
+std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
+  std::vector<int32_t> v(static_cast<size_t>(n), 0);
+  if (!t) return v;
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(t->numel() == 1 ? 0 : i));
+  return v;
+}
+
+// Output tensors as InferNode says (shapes, types), validating like the reference would.
+StatusOr<std::vector<Tensor>> Allocate(const Node& node, const std::vector<const Tensor*>& in) {
+  std::vector<ValueInfo> infos;
+  TensorMap consts;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!in[i]) { infos.push_back({}); continue; }
+    infos.push_back({node.inputs[i], in[i]->dtype(), in[i]->shape()});
+    if (in[i]->numel() <= 4096) consts[node.inputs[i]] = *in[i];
+  }
+  QFARM_ASSIGN_OR_RETURN(auto outs, InferNode(node, infos, consts));
+  std::vector<Tensor> t;
+  for (const ValueInfo& v : outs) t.emplace_back(v.dtype, v.shape);
+  return t;
+}
+
+// Requantizes int32 accumulators [rows × cols] (column = output channel) into y.
+void Requantize2D(const Profile& p, const std::vector<int32_t>& acc, int64_t rows, int64_t cols,
+                  const std::vector<RequantParams>& rp, int32_t zy, Tensor& y,
+                  int64_t (*index)(int64_t r, int64_t c, int64_t rows, int64_t cols)) {
+  const DType t = y.dtype();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t v = Requantize(p, rp[static_cast<size_t>(c)], acc[static_cast<size_t>(r * cols + c)]);
+      y.SetInt(index(r, c, rows, cols), FinishOutput(v, zy, t, DTypeMin(t), DTypeMax(t)));
+    }
+}
+
+int64_t RowMajor(int64_t r, int64_t c, int64_t, int64_t cols) { return r * cols + c; }
+
+// QLinearMatMul / MatMulInteger with 2-D int8 B: A's leading dims flattened into rows.
+StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel, const Profile& p,
+                                     const std::vector<const Tensor*>& in, int threads) {
+  const bool qlinear = node.op_type == "QLinearMatMul";
+  const Tensor* a = in[0];
+  const Tensor* b = in[qlinear ? 3 : 1];
+  if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Allocate(node, in));
+  const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
+  const PackedWeights packed = PackWeights(k, n, kernel.nr, [&](int64_t kk, int64_t j) {
+    return static_cast<int8_t>(b->data<int8_t>()[static_cast<size_t>(kk * n + j)]);
+  });
+  const Tensor* za = qlinear ? in[2] : (in.size() > 2 ? in[2] : nullptr);
+  const Tensor* zb = qlinear ? in[5] : (in.size() > 3 ? in[3] : nullptr);
+  std::vector<int32_t> zw = IntsOf(zb, n), za_rows;
+  GemmProblem g;
+  g.m = m;
+  g.a = a->bytes().data();
+  g.lda = k;
+  g.a_signed = a->dtype() == DType::kInt8;
+  if (!qlinear && za && za->numel() > 1) {
+    const int64_t rows_per = a->dim(a->rank() - 2);
+    za_rows.resize(static_cast<size_t>(m));
+    for (int64_t r = 0; r < m; ++r) za_rows[static_cast<size_t>(r)] = static_cast<int32_t>(za->GetInt(r % rows_per));
+    g.a_row_zero = za_rows.data();
+  } else {
+    g.a_zero = za ? static_cast<int32_t>(za->GetInt(0)) : 0;
+  }
+  g.b = &packed;
+  g.b_zero = zw.data();
+  std::vector<int32_t> acc(static_cast<size_t>(m * n));
+  g.c = acc.data();
+  g.ldc = n;
+  QGemm(kernel, g, threads);
+  if (!qlinear) {
+    std::copy(acc.begin(), acc.end(), out[0].data<int32_t>().begin());
+    return out;
+  }
+  std::vector<RequantParams> rp;
+  for (int64_t j = 0; j < n; ++j) {
+    rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
+                                   static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : j)),
+                                   static_cast<float>(in[6]->GetDouble(0))));
+  }
+  Requantize2D(p, acc, m, n, rp, static_cast<int32_t>(in[7]->GetInt(0)), out[0], RowMajor);
+  return out;
+}
+
+// QLinearConv / ConvInteger with int8 weights: im2col per (image, group) then GEMM.
+StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, const Profile& p,
+                                   const std::vector<const Tensor*>& in, int threads) {
+  const bool qlinear = node.op_type == "QLinearConv";
+  const Tensor* x = in[0];
+  const Tensor* w = in[qlinear ? 3 : 1];
+  if (!x || !w || w->dtype() != DType::kInt8 || !Is8(x->dtype())) return NotCovered();
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Allocate(node, in));
+  auto geo = ResolveConvGeometry(node, x->shape(), {w->shape().begin() + 2, w->shape().end()}, false);
+  if (!geo.ok()) return geo.status();
+  const ConvGeometry& gm = *geo;
+  const int64_t batch = x->dim(0), cin = x->dim(1), cout = w->dim(0), group = node.AttrInt("group", 1);
+  const int64_t cpg = w->dim(1), mpg = cout / group, taps = cpg * gm.kernel[0] * gm.kernel[1];
+  const int64_t positions = gm.out[0] * gm.out[1];
+  const Tensor* zx_t = qlinear ? in[2] : (in.size() > 2 ? in[2] : nullptr);
+  const Tensor* zw_t = qlinear ? in[5] : (in.size() > 3 ? in[3] : nullptr);
+  const Tensor* bias_t = qlinear && in.size() > 8 ? in[8] : nullptr;
+  const int32_t zx = zx_t ? static_cast<int32_t>(zx_t->GetInt(0)) : 0;
+  const std::vector<int32_t> zw = IntsOf(zw_t, cout), bias = IntsOf(bias_t, cout);
+  std::vector<RequantParams> rp;
+  if (qlinear) {
+    for (int64_t m = 0; m < cout; ++m) {
+      rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
+                                     static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : m)),
+                                     static_cast<float>(in[6]->GetDouble(0))));
+    }
+  }
+  const size_t esize = 1;
+  std::vector<uint8_t> cols(static_cast<size_t>(positions * taps));
+  std::vector<int32_t> acc(static_cast<size_t>(positions * mpg));
+  for (int64_t g = 0; g < group; ++g) {
+    const PackedWeights packed = PackWeights(taps, mpg, kernel.nr, [&](int64_t t, int64_t j) {
+      return w->data<int8_t>()[static_cast<size_t>((g * mpg + j) * taps + t)];
+    });
+    for (int64_t n = 0; n < batch; ++n) {
+      // im2col: row = output position, column = (channel, ky, kx) of this group; padding = zx.
+      const uint8_t pad = static_cast<uint8_t>(zx);
+      for (int64_t oy = 0, row = 0; oy < gm.out[0]; ++oy)
+        for (int64_t ox = 0; ox < gm.out[1]; ++ox, ++row)
+          for (int64_t c = 0, t = 0; c < cpg; ++c)
+            for (int64_t ky = 0; ky < gm.kernel[0]; ++ky)
+              for (int64_t kx = 0; kx < gm.kernel[1]; ++kx, ++t) {
+                const int64_t iy = oy * gm.stride[0] - gm.pad_begin[0] + ky * gm.dilation[0];
+                const int64_t ix = ox * gm.stride[1] - gm.pad_begin[1] + kx * gm.dilation[1];
+                const bool inside = iy >= 0 && iy < gm.in[0] && ix >= 0 && ix < gm.in[1];
+                cols[static_cast<size_t>(row * taps + t)] = inside
+                    ? static_cast<uint8_t>(x->bytes()[static_cast<size_t>(((n * cin + g * cpg + c) * gm.in[0] + iy) * gm.in[1] + ix) * esize])
+                    : pad;
+              }
+      GemmProblem prob;
+      prob.m = positions;
+      prob.a = cols.data();
+      prob.lda = taps;
+      prob.a_signed = x->dtype() == DType::kInt8;
+      prob.a_zero = zx;
+      prob.b = &packed;
+      prob.b_zero = zw.data() + g * mpg;
+      prob.bias = bias_t ? bias.data() + g * mpg : nullptr;
+      prob.c = acc.data();
+      prob.ldc = mpg;
+      QGemm(kernel, prob, threads);
+      Tensor& y = out[0];
+      for (int64_t r = 0; r < positions; ++r)
+        for (int64_t j = 0; j < mpg; ++j) {
+          const int64_t m = g * mpg + j;
+          const int64_t yi = (n * cout + m) * positions + r;
+          const int32_t a = acc[static_cast<size_t>(r * mpg + j)];
+          if (!qlinear) {
+            y.SetInt(yi, a);
+            continue;
+          }
+          const int64_t v = Requantize(p, rp[static_cast<size_t>(m)], a);
+          y.SetInt(yi, FinishOutput(v, static_cast<int32_t>(in[7]->GetInt(0)), y.dtype(),
+                                    DTypeMin(y.dtype()), DTypeMax(y.dtype())));
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
+                                            const Profile& profile,
+                                            const std::vector<const Tensor*>& inputs, int threads) {
+  if (!node.domain.empty()) return NotCovered();
+  if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
+    return MatMul(node, kernel, profile, inputs, threads);
+  }
+  if (node.op_type == "QLinearConv" || node.op_type == "ConvInteger") {
+    return Conv(node, kernel, profile, inputs, threads);
+  }
+  return NotCovered();
+}
+
+}  // namespace qfarm::kernels

@@ -1,0 +1,46 @@
+// Integer GEMM microkernels: C[mr × NR] (int32) = A[mr × K] (uint8) · B (int8, packed), one ISA
+// per file, all listed in registry.inc.
+//
+// Packing (shared by every kernel of one NR): K is padded to a multiple of 4 with zeros in B;
+// B is packed as panels of NR columns, each panel [K/4][NR][4] int8 so one 32-bit lane holds
+// four consecutive k of one column (what VPDPBUSD, VPMADDUBSW+VPMADDWD and SDOT consume). A rows
+// are uint8 (int8 activations are offset by +128 and compensated by the driver), K padded with 0.
+//
+// Arithmetic: every kernel sums into int32 with wrap-around. Kernels that pair k (2j, 2j+1)
+// and saturate to int16 (VPMADDUBSW) set pair_sat16 — exactly the `pair_sat16=on` profile axis.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace qfarm::kernels {
+
+enum class Isa { kScalar, kAvx2, kAvx512Vnni, kAvxVnni, kNeon, kNeonDot };
+std::string_view IsaName(Isa isa);
+bool CpuHas(Isa isa);  // runtime CPU check (false for ISAs of another architecture)
+
+constexpr int kMaxMr = 4;
+
+// c[r * ldc + j] = Σ_{q < k4} Σ_{i<4} a[r * lda + 4q + i] · b[(q * nr + j) * 4 + i], r < mr, j < nr.
+using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                              int32_t* c, int64_t ldc);
+
+struct QGemmKernel {
+  std::string_view name;  // e.g. "qgemm_u8s8_4x16__avx512vnni"
+  Isa isa;
+  int nr;
+  bool pair_sat16;
+  QGemmUkernel ukernel;
+};
+
+// Every kernel of this build, in registry.inc order (best last within an architecture).
+const QGemmKernel* AllQGemmKernels(int* count);
+const QGemmKernel* FindQGemmKernel(Isa isa);
+
+// Kernel entry points (one per ISA file).
+#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16) \
+  void name(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc);
+#include "kernels/qgemm/registry.inc"
+#undef QFARM_QGEMM_KERNEL
+
+}  // namespace qfarm::kernels

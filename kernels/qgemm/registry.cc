@@ -1,0 +1,53 @@
+#include "kernels/qgemm/qgemm.h"
+
+namespace qfarm::kernels {
+
+std::string_view IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512Vnni: return "avx512vnni";
+    case Isa::kAvxVnni: return "avxvnni";
+    case Isa::kNeon: return "neon";
+    case Isa::kNeonDot: return "neondot";
+  }
+  return "?";
+}
+
+bool CpuHas(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return true;
+#if defined(__x86_64__)
+    case Isa::kAvx2: return __builtin_cpu_supports("avx2");
+    case Isa::kAvx512Vnni: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+    case Isa::kAvxVnni: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+#endif
+#if defined(__aarch64__)
+    case Isa::kNeon: return true;
+    case Isa::kNeonDot: return true;  // the aarch64 runner is only run under `qemu -cpu max`/v8.2+
+#endif
+    default: return false;
+  }
+}
+
+namespace {
+const QGemmKernel kKernels[] = {
+#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16) {#name, isa, nr, pair_sat16, name},
+#include "kernels/qgemm/registry.inc"
+#undef QFARM_QGEMM_KERNEL
+};
+}  // namespace
+
+const QGemmKernel* AllQGemmKernels(int* count) {
+  *count = static_cast<int>(sizeof(kKernels) / sizeof(kKernels[0]));
+  return kKernels;
+}
+
+const QGemmKernel* FindQGemmKernel(Isa isa) {
+  for (const QGemmKernel& k : kKernels) {
+    if (k.isa == isa) return &k;
+  }
+  return nullptr;
+}
+
+}  // namespace qfarm::kernels

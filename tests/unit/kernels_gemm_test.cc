@@ -1,0 +1,152 @@
+// GEMM tester (STYLE.md item 7): every registered microkernel through the driver, exactly equal
+// to reference/'s DotAccumulate for the profile the path computes, over generated sweeps: m and
+// n around the tile sizes, k = 1..67 and larger, int8 and uint8 activations, zero points and
+// values at the type extremes, per-column zero points and bias, 1 and 3 threads.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "kernels/executor.h"
+#include "kernels/gemm.h"
+#include "reference/arith.h"
+
+namespace qfarm::kernels {
+namespace {
+
+struct GemmCase {
+  int64_t m, n, k;
+  bool a_signed;
+  int32_t za;
+  bool per_col_zero, bias, extremes;
+  int threads;
+  std::string Describe() const {
+    std::ostringstream s;
+    s << "m=" << m << " n=" << n << " k=" << k << " a=" << (a_signed ? "s8" : "u8") << " za=" << za
+      << " per_col_zero=" << per_col_zero << " bias=" << bias << " extremes=" << extremes << " threads=" << threads;
+    return s.str();
+  }
+};
+
+class GemmTester {
+ public:
+  GemmTester(const QGemmKernel& kernel, uint32_t seed) : kernel_(kernel), rng_(seed), seed_(seed) {}
+
+  void Test(const GemmCase& t) {
+    std::vector<int32_t> a(static_cast<size_t>(t.m * t.k)), w(static_cast<size_t>(t.k * t.n));
+    const int lo = t.a_signed ? -128 : 0, hi = t.a_signed ? 127 : 255;
+    for (auto& v : a) v = t.extremes ? (rng_() % 2 ? lo : hi) : lo + static_cast<int>(rng_() % 256);
+    for (auto& v : w) v = t.extremes ? (rng_() % 2 ? -128 : 127) : static_cast<int>(rng_() % 256) - 128;
+    std::vector<int32_t> zw(static_cast<size_t>(t.n), 0), bias(static_cast<size_t>(t.n), 0);
+    for (auto& z : zw) z = t.per_col_zero ? static_cast<int>(rng_() % 256) - 128 : 0;
+    for (auto& b : bias) b = t.bias ? static_cast<int32_t>(rng_()) : 0;
+    std::vector<uint8_t> a_bytes(a.size());
+    for (size_t i = 0; i < a.size(); ++i) a_bytes[i] = static_cast<uint8_t>(a[i]);
+    const PackedWeights packed = PackWeights(t.k, t.n, kernel_.nr, [&](int64_t kk, int64_t j) {
+      return static_cast<int8_t>(w[static_cast<size_t>(kk * t.n + j)]);
+    });
+    std::vector<int32_t> c(static_cast<size_t>(t.m * t.n), 0x5a5a5a5a);
+    GemmProblem p;
+    p.m = t.m;
+    p.a = a_bytes.data();
+    p.lda = t.k;
+    p.a_signed = t.a_signed;
+    p.a_zero = t.za;
+    p.b = &packed;
+    p.b_zero = zw.data();
+    p.bias = t.bias ? bias.data() : nullptr;
+    p.c = c.data();
+    p.ldc = t.n;
+    QGemm(kernel_, p, t.threads);
+    // The reference: the same profile the path declares (pair_sat16 as the kernel does it).
+    Profile prof;
+    prof.pair_sat16 = kernel_.pair_sat16;
+    prof.zp_fold = kernel_.pair_sat16 ? ZpFold::kFoldAfter : ZpFold::kSubtractFirst;
+    std::vector<int32_t> x(static_cast<size_t>(t.k)), col(static_cast<size_t>(t.k));
+    for (int64_t i = 0; i < t.m; ++i)
+      for (int64_t j = 0; j < t.n; ++j) {
+        for (int64_t kk = 0; kk < t.k; ++kk) {
+          x[static_cast<size_t>(kk)] = a[static_cast<size_t>(i * t.k + kk)];
+          col[static_cast<size_t>(kk)] = w[static_cast<size_t>(kk * t.n + j)];
+        }
+        const int32_t* b = t.bias ? &bias[static_cast<size_t>(j)] : nullptr;
+        const int64_t want = DotAccumulate(prof, x, col, t.za, zw[static_cast<size_t>(j)],
+                                           t.a_signed ? DType::kInt8 : DType::kUInt8, b);
+        ASSERT_EQ(c[static_cast<size_t>(i * t.n + j)], want)
+            << kernel_.name << " " << t.Describe() << " at (" << i << "," << j << ") seed=" << seed_;
+      }
+  }
+
+ private:
+  const QGemmKernel& kernel_;
+  std::mt19937 rng_;
+  uint32_t seed_;
+};
+
+class KernelsGemm : public ::testing::TestWithParam<int> {};
+
+TEST_P(KernelsGemm, EqualsReferenceOverShapeSweeps) {
+  int count = 0;
+  const QGemmKernel& kernel = AllQGemmKernels(&count)[GetParam()];
+  if (!CpuHas(kernel.isa)) GTEST_SKIP() << kernel.name << ": this CPU lacks " << IsaName(kernel.isa);
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  GemmTester tester(kernel, seed);
+  std::mt19937 rng(seed);
+  int cases = 0;
+  for (int64_t k = 1; k <= 67; ++k) {
+    for (bool a_signed : {false, true}) {
+      const int64_t m = 1 + static_cast<int64_t>(rng() % 9), n = 1 + static_cast<int64_t>(rng() % 37);
+      const int32_t za = a_signed ? static_cast<int>(rng() % 256) - 128 : static_cast<int>(rng() % 256);
+      tester.Test({m, n, k, a_signed, za, k % 3 == 0, k % 2 == 0, k % 5 == 0, 1});
+      ++cases;
+    }
+  }
+  for (int64_t k : {128, 255, 256, 300, 1024}) {
+    tester.Test({13, 45, k, k % 2 == 1, 255 * (k % 2 == 0), true, true, false, 3});
+    tester.Test({64, 64, k, false, 0, false, false, true, 1});
+    tester.Test({64, 64, k, false, 0, false, false, true, 3});
+    cases += 3;
+  }
+  tester.Test({1, 3072, 768, true, -3, false, true, false, 2});  // transformer GEMV shape
+  EXPECT_EQ(cases, 67 * 2 + 15);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKernels, KernelsGemm, ::testing::Range(0, [] {
+                           int n = 0;
+                           AllQGemmKernels(&n);
+                           return n;
+                         }()),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           int n = 0;
+                           return std::string(AllQGemmKernels(&n)[info.param].name);
+                         });
+
+TEST(KernelsGemm, Avx2DiffersFromOrtExactlyWhereInt16PairsSaturate) {
+  if (!CpuHas(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  EXPECT_TRUE(PathComputes(Isa::kAvx2, *ParseProfile("avx2-u8s8")));
+  std::string why;
+  EXPECT_FALSE(PathComputes(Isa::kAvx2, *ParseProfile("ort"), &why));
+  EXPECT_NE(why.find("pair_sat16"), std::string::npos);
+  // One column: u8 activations {255, 255}, full-range weights {127, 127} → 32767, not 64770.
+  const QGemmKernel& k = *FindQGemmKernel(Isa::kAvx2);
+  const uint8_t a[2] = {255, 255};
+  const PackedWeights w = PackWeights(2, 1, k.nr, [](int64_t, int64_t) { return int8_t{127}; });
+  int32_t c = 0;
+  GemmProblem p;
+  p.m = 1;
+  p.a = a;
+  p.lda = 2;
+  p.b = &w;
+  p.c = &c;
+  p.ldc = 1;
+  QGemm(k, p, 1);
+  EXPECT_EQ(c, 32767);
+  const QGemmKernel& exact = *FindQGemmKernel(Isa::kScalar);
+  const PackedWeights w8 = PackWeights(2, 1, exact.nr, [](int64_t, int64_t) { return int8_t{127}; });
+  p.b = &w8;
+  QGemm(exact, p, 1);
+  EXPECT_EQ(c, 64770);
+}
+
+}  // namespace
+}  // namespace qfarm::kernels
