@@ -1,0 +1,138 @@
+// Conv/matmul tester through the kernel paths and the whole-model check: every host path equals
+// the reference, bit for bit, for every profile it claims, over conv shape sweeps (groups,
+// depthwise, pads, strides, dilations, channels 1..67) and on every built-in model, with 1 and
+// several threads.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "kernels/executor.h"
+#include "model/builtin.h"
+#include "model/graph_builder.h"
+#include "model/qdq_fusion.h"
+#include "reference/ops.h"
+
+namespace qfarm::kernels {
+namespace {
+
+// Profiles a path claims among the named ones.
+std::vector<std::string> ClaimedProfiles(Isa isa) {
+  std::vector<std::string> out;
+  for (const NamedProfile& np : NamedProfiles()) {
+    if (PathComputes(isa, *ParseProfile(np.name))) out.emplace_back(np.name);
+  }
+  return out;
+}
+
+TEST(KernelsExecutor, PathsClaimTheRightProfiles) {
+  for (const HostPath& p : AvailableHostPaths()) {
+    const auto claimed = ClaimedProfiles(p.isa);
+    ASSERT_FALSE(claimed.empty()) << p.device;
+    EXPECT_TRUE(PathComputes(p.isa, *ParseProfile(p.declared_profile))) << p.device;
+    const bool sat = FindQGemmKernel(p.isa)->pair_sat16;
+    EXPECT_EQ(std::count(claimed.begin(), claimed.end(), "avx2-u8s8"), sat ? 1 : 0) << p.device;
+    EXPECT_EQ(std::count(claimed.begin(), claimed.end(), "dsp-sat32"), 0) << p.device;
+  }
+}
+
+struct ConvCase {
+  int64_t c, m, h, w, k, group, stride, dilation, pad;
+  DType x_type;
+};
+
+TEST(KernelsExecutor, ConvSweepEqualsReferenceOnEveryPathAndClaimedProfile) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  std::mt19937 rng(seed);
+  std::vector<ConvCase> cases;
+  for (int64_t ch : {1, 2, 3, 7, 16, 31, 67}) {
+    cases.push_back({ch, 1 + static_cast<int64_t>(rng() % 9), 5, 7, 3, 1, 1, 1, 1, DType::kUInt8});
+    cases.push_back({ch, ch, 6, 5, 3, ch, 1 + static_cast<int64_t>(rng() % 2), 1, 1, DType::kInt8});  // depthwise 3×3
+    cases.push_back({ch, ch, 9, 9, 5, ch, 2, 1, 2, DType::kUInt8});                                     // depthwise 5×5
+  }
+  cases.push_back({8, 12, 9, 8, 3, 4, 3, 2, 2, DType::kInt8});   // groups, odd stride, dilation
+  cases.push_back({6, 4, 7, 7, 1, 1, 2, 1, 0, DType::kUInt8});   // pointwise, stride 2
+  for (const HostPath& path : AvailableHostPaths()) {
+    const QGemmKernel& kernel = *FindQGemmKernel(path.isa);
+    for (const std::string& prof_name : ClaimedProfiles(path.isa)) {
+      const Profile prof = *ParseProfile(prof_name);
+      for (const ConvCase& t : cases) {
+        GraphBuilder b("c", 13, rng());
+        const Tensor x = t.x_type == DType::kUInt8 ? b.RandomInts(DType::kUInt8, {1, t.c, t.h, t.w}, 0, 255)
+                                                   : b.RandomInts(DType::kInt8, {1, t.c, t.h, t.w}, -128, 127);
+        const Tensor w = b.RandomInts(DType::kInt8, {t.m, t.c / t.group, t.k, t.k}, -128, 127);
+        const Tensor bias = b.RandomInts(DType::kInt32, {t.m}, -20000, 20000);
+        const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.3);
+        const Tensor zx = Tensor::Scalar(t.x_type, t.x_type == DType::kUInt8 ? 255 : -128);  // extreme zero point
+        const Tensor zy = Tensor::Scalar(t.x_type, t.x_type == DType::kUInt8 ? 128 : 0);
+        const Tensor sw = Tensor::FromDoubles(DType::kFloat32, {t.m}, b.RandomReals(static_cast<size_t>(t.m), 0.001, 0.02));
+        const Tensor zw(DType::kInt8, {t.m});
+        Node n;
+        n.name = "conv";
+        n.op_type = "QLinearConv";
+        n.inputs = {"x", "sx", "zx", "w", "sw", "zw", "sy", "zy", "b"};
+        n.outputs = {"y"};
+        n.attrs["group"] = Attribute::Int(t.group);
+        n.attrs["strides"] = Attribute::Ints({t.stride, t.stride});
+        n.attrs["dilations"] = Attribute::Ints({t.dilation, t.dilation});
+        n.attrs["pads"] = Attribute::Ints({t.pad, t.pad, t.pad, t.pad});
+        const std::vector<const Tensor*> in = {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy, &bias};
+        auto want = RunReferenceNode(n, prof, in);
+        ASSERT_TRUE(want.ok()) << want.status().message();
+        for (int threads : {1, 3}) {
+          auto got = RunKernelNode(n, kernel, prof, in, threads);
+          ASSERT_TRUE(got.ok()) << got.status().message();
+          ASSERT_EQ((*got)[0], (*want)[0]) << path.device << " profile=" << prof_name << " c=" << t.c
+                                           << " m=" << t.m << " k=" << t.k << " group=" << t.group
+                                           << " stride=" << t.stride << " dilation=" << t.dilation
+                                           << " threads=" << threads << " seed=" << seed;
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelsExecutor, BuiltinSuiteOnEveryHostPathEqualsTheReference) {
+  for (const BuiltinModel& m : BuiltinSuite()) {
+    const Graph g = FuseQdq(m.graph, nullptr);
+    for (const HostPath& path : AvailableHostPaths()) {
+      for (const std::string& prof_name : ClaimedProfiles(path.isa)) {
+        const Profile prof = *ParseProfile(prof_name);
+        ExecOptions opts;
+        opts.capture_intermediates = true;
+        auto want = RunReference(g, prof, m.sample_inputs, opts);
+        ASSERT_TRUE(want.ok());
+        for (int threads : {1, 4}) {
+          auto got = RunKernels(g, path.isa, prof, m.sample_inputs, opts, threads);
+          ASSERT_TRUE(got.ok()) << got.status().message();
+          for (const auto& [name, t] : want->intermediates) {
+            ASSERT_EQ(got->intermediates.at(name), t) << m.name << " on " << path.device << " profile="
+                                                       << prof_name << " value=" << name << " threads=" << threads;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelsExecutor, Avx2PathIsTheFarmsFirstHardwareDivergence) {
+  const auto paths = AvailableHostPaths();
+  if (std::none_of(paths.begin(), paths.end(), [](const HostPath& p) { return p.isa == Isa::kAvx2; })) {
+    GTEST_SKIP() << "no AVX2";
+  }
+  // The device computes avx2-u8s8; judged against `ort` it diverges on full-range weights.
+  for (const BuiltinModel& m : BuiltinSuite()) {
+    if (m.name != "mlp") continue;
+    auto dev = RunKernels(m.graph, Isa::kAvx2, *ParseProfile("avx2-u8s8"), m.sample_inputs, {}, 1);
+    auto ort = RunReference(m.graph, *ParseProfile("ort"), m.sample_inputs);
+    auto avx2 = RunReference(m.graph, *ParseProfile("avx2-u8s8"), m.sample_inputs);
+    ASSERT_TRUE(dev.ok() && ort.ok() && avx2.ok());
+    EXPECT_EQ(dev->outputs.at("y"), avx2->outputs.at("y"));
+    EXPECT_NE(dev->outputs.at("y"), ort->outputs.at("y"));
+    auto refused = RunKernels(m.graph, Isa::kAvx2, *ParseProfile("ort"), m.sample_inputs, {}, 1);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("pair_sat16"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace qfarm::kernels
