@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Cross-builds the portable core (model IR, reference emulator, qfarm-golden) for aarch64.
-#   scripts/cross_build_aarch64.sh BUILD_DIR
+# Cross-builds the portable core for aarch64 (static): the emulator's qfarm-golden, the kernel
+# testers (kernels_tests) and the device runner (qfarm-runner).
+#   scripts/cross_build_aarch64.sh BUILD_DIR [TARGET...]
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
-out="${1:?usage: cross_build_aarch64.sh BUILD_DIR}"
+out="${1:?usage: cross_build_aarch64.sh BUILD_DIR [TARGET...]}"
+shift
+targets=("${@:-qfarm-golden}")
 cmake -S "$src" -B "$out" -G Ninja -DQFARM_PORTABLE_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_TOOLCHAIN_FILE="$src/cmake/aarch64-toolchain.cmake" > "$out.configure.log" 2>&1 \
   || { cat "$out.configure.log"; exit 1; }
-cmake --build "$out" --target qfarm-golden
+cmake --build "$out" --target "${targets[@]}"

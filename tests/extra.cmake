@@ -16,11 +16,22 @@ if(QFARM_AARCH64_CXX)
        ${PROJECT_SOURCE_DIR}/reference/*.h ${PROJECT_SOURCE_DIR}/tools/*.cc
        ${PROJECT_SOURCE_DIR}/common/*.h)
   list(FILTER portable_srcs EXCLUDE REGEX "/model/onnx/")
-  add_custom_command(OUTPUT ${aarch64_dir}/tools/qfarm-golden
+  file(GLOB_RECURSE kernel_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*
+       ${PROJECT_SOURCE_DIR}/tests/unit/kernels_*_test.cc)
+  add_custom_command(OUTPUT ${aarch64_dir}/tools/qfarm-golden ${aarch64_dir}/kernels_tests
                      COMMAND ${PROJECT_SOURCE_DIR}/scripts/cross_build_aarch64.sh ${aarch64_dir}
-                     DEPENDS ${portable_srcs} COMMENT "Cross-building qfarm-golden for aarch64")
-  add_custom_target(qfarm_golden_aarch64 ALL DEPENDS ${aarch64_dir}/tools/qfarm-golden)
+                             qfarm-golden kernels_tests
+                     DEPENDS ${portable_srcs} ${kernel_srcs}
+                     COMMENT "Cross-building the emulator and the kernel testers for aarch64")
+  add_custom_target(qfarm_golden_aarch64 ALL DEPENDS ${aarch64_dir}/tools/qfarm-golden
+                                                     ${aarch64_dir}/kernels_tests)
   add_dependencies(cross_arch_test qfarm_golden_aarch64)
+  # The ARM kernel paths (NEON, NEON dotprod) and the scalar path, tested under QEMU.
+  if(QFARM_QEMU_AARCH64)
+    add_test(NAME kernels_aarch64_qemu
+             COMMAND ${QFARM_QEMU_AARCH64} -cpu max ${aarch64_dir}/kernels_tests)
+    set_tests_properties(kernels_aarch64_qemu PROPERTIES TIMEOUT 900)
+  endif()
 endif()
 add_dependencies(cross_arch_test qfarm-golden)
 target_compile_definitions(cross_arch_test PRIVATE
