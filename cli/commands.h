@@ -20,6 +20,12 @@ struct RunArgs {
   bool json = false;
 };
 
+struct DiffArgs {
+  RunArgs run;
+  bool layers = false;
+  bool json = false;
+};
+
 struct NightlyArgs {
   bool local = false;
   std::string db;
@@ -28,6 +34,9 @@ struct NightlyArgs {
 
 int RunCommand(const RunArgs& args);
 int ProfilesCommand(bool json);
+int DiffCommand(const DiffArgs& args);
+// Lists the built-in models, or writes them (and their sample inputs as .pb) to a directory.
+int ModelsCommand(const std::string& export_dir);
 int NightlyCommand(const NightlyArgs& args);
 
 // Prints "farmctl: error: <message>" and returns 2.

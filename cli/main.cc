@@ -29,6 +29,20 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--output-dir", run.output_dir, "write outputs here as <name>.pb and .npy");
   run_cmd->add_flag("--json", run.json, "print a JSON report");
 
+  DiffArgs diff;
+  CLI::App* diff_cmd = app.add_subcommand("diff", "Diff a device against the emulator, layer by layer");
+  diff_cmd->add_option("--model", diff.run.model, "ONNX model file")->required();
+  diff_cmd->add_option("--device", diff.run.device, "device")->required();
+  diff_cmd->add_option("--profile", diff.run.profile, "emulator profile (default: the device's declared one)");
+  diff_cmd->add_option("--input", diff.run.inputs, "input tensor files (.pb TensorProto or .npy)");
+  diff_cmd->add_option("--seed", diff.run.seed, "seed for generated inputs");
+  diff_cmd->add_flag("--layers", diff.layers, "print every layer");
+  diff_cmd->add_flag("--json", diff.json, "print a JSON report");
+
+  std::string export_dir;
+  CLI::App* models_cmd = app.add_subcommand("models", "List the built-in models, or export them as ONNX");
+  models_cmd->add_option("--export", export_dir, "write <model>.onnx and sample inputs here");
+
   bool profiles_json = false;
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the named arithmetic profiles");
   profiles_cmd->add_flag("--json", profiles_json, "print JSON");
@@ -40,7 +54,7 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
 
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
-    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, profiles, nightly)\n",
+    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, profiles, models, nightly)\n",
                  argv[1]);
     return 2;
   }
@@ -56,6 +70,8 @@ int Main(int argc, char** argv) {
   }
   if (*run_cmd) return RunCommand(run);
   if (*profiles_cmd) return ProfilesCommand(profiles_json);
+  if (*diff_cmd) return DiffCommand(diff);
+  if (*models_cmd) return ModelsCommand(export_dir);
   if (*nightly_cmd) return NightlyCommand(nightly);
   return 2;
 }

@@ -10,7 +10,9 @@
 #include "agent/hash.h"
 #include "agent/inputs.h"
 #include "cli/commands.h"
+#include "cli/model_input.h"
 #include "model/onnx/onnx_io.h"
+#include "model/builtin.h"
 #include "model/qdq_fusion.h"
 
 namespace qfarm::cli {
@@ -32,18 +34,6 @@ std::string SafeFileName(const std::string& name) {
 }
 
 namespace {
-
-struct LoadedModel {
-  Graph graph;
-  std::vector<FusionRecord> fused;
-};
-
-StatusOr<LoadedModel> LoadModel(const std::string& path) {
-  QFARM_ASSIGN_OR_RETURN(Graph g, LoadOnnxModel(path));
-  LoadedModel m;
-  m.graph = FuseQdq(g, &m.fused);
-  return m;
-}
 
 StatusOr<TensorMap> LoadInputs(const Graph& graph, const RunArgs& args) {
   std::vector<NamedTensor> files;
@@ -69,17 +59,22 @@ Status WriteOutputs(const std::string& dir, const TensorMap& outputs) {
 
 }  // namespace
 
+StatusOr<PreparedJob> PrepareJob(const RunArgs& args) {
+  PreparedJob job;
+  QFARM_ASSIGN_OR_RETURN(Graph g, LoadOnnxModel(args.model));
+  job.graph = FuseQdq(g, &job.fused);
+  QFARM_ASSIGN_OR_RETURN(job.device, OpenDevice(args.device));
+  QFARM_ASSIGN_OR_RETURN(job.inputs, LoadInputs(job.graph, args));
+  return job;
+}
+
 int RunCommand(const RunArgs& args) {
-  auto model = LoadModel(args.model);
-  if (!model.ok()) return ReportError(model.status());
-  auto device = OpenDevice(args.device);
-  if (!device.ok()) return ReportError(device.status());
-  auto profile = ProfileForDevice(**device, args.profile);
+  auto job = PrepareJob(args);
+  if (!job.ok()) return ReportError(job.status());
+  auto profile = ProfileForDevice(*job->device, args.profile);
   if (!profile.ok()) return ReportError(profile.status());
-  auto inputs = LoadInputs(model->graph, args);
-  if (!inputs.ok()) return ReportError(inputs.status());
   const auto start = std::chrono::steady_clock::now();
-  auto result = (*device)->Run(model->graph, *profile, *inputs, ExecOptions{});
+  auto result = job->device->Run(job->graph, *profile, job->inputs, ExecOptions{});
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!result.ok()) return ReportError(result.status().WithContext(args.model));
   if (!args.output_dir.empty()) {
@@ -95,7 +90,7 @@ int RunCommand(const RunArgs& args) {
     j["seed"] = args.seed;
     j["macs"] = result->macs;
     j["time_ms"] = ms;
-    for (const FusionRecord& f : model->fused) {
+    for (const FusionRecord& f : job->fused) {
       j["fused"].push_back({{"node", f.fused_node}, {"op", f.op_type}, {"replaced", f.source_nodes}});
     }
     for (const auto& [name, t] : result->outputs) {
@@ -107,7 +102,7 @@ int RunCommand(const RunArgs& args) {
   }
   fmt::print("model:   {}\ndevice:  {}\nprofile: {}\nseed:    {}\n", args.model, args.device,
              profile_text, args.seed);
-  for (const FusionRecord& f : model->fused) {
+  for (const FusionRecord& f : job->fused) {
     std::string src;
     for (const std::string& s : f.source_nodes) src += (src.empty() ? "" : ", ") + s;
     fmt::print("fused:   {} ({}) from {}\n", f.fused_node, f.op_type, src);
@@ -130,6 +125,32 @@ int ProfilesCommand(bool json) {
     }
   }
   if (json) std::printf("%s\n", j.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace qfarm::cli
+
+namespace qfarm::cli {
+
+int ModelsCommand(const std::string& export_dir) {
+  for (const BuiltinModel& m : BuiltinSuite()) {
+    if (export_dir.empty()) {
+      fmt::print("{:<22} {} nodes, inputs:", m.name, m.graph.nodes.size());
+      for (const ValueInfo& v : m.graph.inputs) fmt::print(" {} {} {}", v.name, DTypeName(v.dtype), ShapeToString(v.shape));
+      fmt::print("\n");
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(export_dir, ec);
+    const std::string path = (std::filesystem::path(export_dir) / (m.name + ".onnx")).string();
+    Status s = SaveOnnxModel(m.graph, path);
+    if (!s.ok()) return ReportError(s);
+    for (const auto& [name, t] : m.sample_inputs) {
+      s = WriteTensorProtoFile((std::filesystem::path(export_dir) / (m.name + "." + SafeFileName(name) + ".pb")).string(), name, t);
+      if (!s.ok()) return ReportError(s);
+    }
+    fmt::print("{}\n", path);
+  }
   return 0;
 }
 

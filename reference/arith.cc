@@ -30,6 +30,7 @@ i128 RoundShift128(i128 x, int e, Rounding r) {
     case Rounding::kFloor: return floor;
     case Rounding::kTrunc: return (x < 0 && rem != 0) ? floor + 1 : floor;
     case Rounding::kHalfUp: return rem >= half ? floor + 1 : floor;
+    case Rounding::kHalfDown: return rem > half ? floor + 1 : floor;
     case Rounding::kHalfAway:
       if (rem != half) return rem > half ? floor + 1 : floor;
       return x >= 0 ? floor + 1 : floor;
@@ -47,6 +48,7 @@ int64_t RoundFraction(double fl, double diff, bool negative, Rounding r) {
     case Rounding::kFloor: up = false; break;
     case Rounding::kTrunc: up = negative && diff > 0; break;
     case Rounding::kHalfUp: up = diff >= 0.5; break;
+    case Rounding::kHalfDown: up = diff > 0.5; break;
     case Rounding::kHalfAway: up = diff > 0.5 || (diff == 0.5 && !negative); break;
     case Rounding::kHalfEven:
       up = diff > 0.5 || (diff == 0.5 && std::fmod(fl, 2.0) != 0.0);
@@ -90,6 +92,7 @@ int64_t RoundingDivide(int64_t num, int64_t den, Rounding r) {
     case Rounding::kFloor: up = false; break;
     case Rounding::kTrunc: up = n < 0 && rem != 0; break;
     case Rounding::kHalfUp: up = twice >= d; break;
+    case Rounding::kHalfDown: up = twice > d; break;
     case Rounding::kHalfAway: up = twice > d || (twice == d && n >= 0); break;
     case Rounding::kHalfEven: up = twice > d || (twice == d && (q & 1)); break;
   }

@@ -65,7 +65,7 @@ const std::vector<KeySpec>& Keys() {
       {"mult_bits", {"31", "24", "15"},
        [](Profile& p, size_t i) { p.mult_bits = std::array{31, 24, 15}[i]; },
        [](const Profile& p) -> size_t { return p.mult_bits == 24 ? 1 : p.mult_bits == 15 ? 2 : 0; }},
-      {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor"},
+      {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor", "half_down"},
        [](Profile& p, size_t i) { p.rounding = static_cast<Rounding>(i); },
        [](const Profile& p) { return static_cast<size_t>(p.rounding); }},
   };

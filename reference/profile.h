@@ -16,7 +16,9 @@
 
 namespace qfarm {
 
-enum class Rounding { kHalfEven, kHalfAway, kHalfUp, kTrunc, kFloor };
+// kHalfDown (ties toward −∞) extends ARITHMETIC.md's list: the divergence report uses it with
+// kHalfUp to find the elements whose pre-rounding value was an exact tie (docs/arithmetic.md).
+enum class Rounding { kHalfEven, kHalfAway, kHalfUp, kTrunc, kFloor, kHalfDown };
 enum class AccOverflow { kWrap, kSaturate };
 enum class ZpFold { kSubtractFirst, kFoldAfter };
 enum class BiasMode { kAfter, kBefore };

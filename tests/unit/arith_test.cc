@@ -30,13 +30,14 @@ int64_t ExpectRound(i128 num, i128 den, Rounding r) {
   if (d_hi < d_lo) return static_cast<int64_t>(hi);
   switch (r) {  // exact tie
     case Rounding::kHalfUp: return static_cast<int64_t>(hi);
+    case Rounding::kHalfDown: return static_cast<int64_t>(lo);
     case Rounding::kHalfAway: return static_cast<int64_t>(num > 0 ? hi : lo);
     default: return static_cast<int64_t>((lo % 2 == 0) ? lo : hi);  // half-even
   }
 }
 
 const Rounding kAllRoundings[] = {Rounding::kHalfEven, Rounding::kHalfAway, Rounding::kHalfUp,
-                                  Rounding::kTrunc, Rounding::kFloor};
+                                  Rounding::kTrunc, Rounding::kFloor, Rounding::kHalfDown};
 
 TEST(Rounding, TiesOfEachSignForEveryRule) {
   // Table written from the rule names: value → {half_even, half_away, half_up, trunc, floor}.
@@ -55,6 +56,15 @@ TEST(Rounding, TiesOfEachSignForEveryRule) {
   }
 }
 
+TEST(Rounding, HalfDownIsTiesTowardMinusInfinity) {
+  EXPECT_EQ(RoundToInt(0.5, Rounding::kHalfDown), 0);
+  EXPECT_EQ(RoundToInt(-0.5, Rounding::kHalfDown), -1);
+  EXPECT_EQ(RoundToInt(2.5, Rounding::kHalfDown), 2);
+  EXPECT_EQ(RoundToInt(2.75, Rounding::kHalfDown), 3);
+  EXPECT_EQ(RoundingShiftRight(5, 1, Rounding::kHalfDown), 2);
+  EXPECT_EQ(RoundingDivide(-3, 2, Rounding::kHalfDown), -2);
+}
+
 TEST(Rounding, LargeMagnitudesSaturateAndNanIsZero) {
   EXPECT_EQ(RoundToInt(1e30, Rounding::kHalfEven), std::numeric_limits<int64_t>::max());
   EXPECT_EQ(RoundToInt(-1e30, Rounding::kHalfEven), std::numeric_limits<int64_t>::min());
@@ -69,7 +79,7 @@ TEST(Rounding, ShiftAndDivideMatchExactRationalsOnRandomSweeps) {
     const int64_t x = static_cast<int64_t>(rng()) >> (rng() % 63);
     const int e = static_cast<int>(rng() % 63);
     const int64_t den = static_cast<int64_t>(rng() % 1000) + 1;
-    const Rounding r = kAllRoundings[rng() % 5];
+    const Rounding r = kAllRoundings[rng() % 6];
     ASSERT_EQ(RoundingShiftRight(x, e, r), ExpectRound(x, i128{1} << e, r))
         << "seed=" << seed << " x=" << x << " e=" << e << " rule=" << RoundingName(r);
     ASSERT_EQ(RoundingDivide(x, den, r), ExpectRound(x, den, r))

@@ -222,3 +222,54 @@ TEST_F(CliTest, BadRunArguments) {
 
 }  // namespace
 }  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+// farmctl diff on the built-in models: the AVX2 path (VPMADDUBSW saturates int16 pairs) judged
+// against `ort` diverges at the first QLinearMatMul on its own; against its declared avx2-u8s8
+// it is bit-exact; every exact host path is bit-exact on every built-in model.
+class DiffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = qfarm::testing::Run(kFarmctl + " models --export " + dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::string Model(const std::string& name) { return dir_.File(name + ".onnx"); }
+  TempDir dir_;
+};
+
+TEST_F(DiffTest, Avx2AgainstOrtDivergesAtTheFirstMatMul) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2";
+  auto r = qfarm::testing::Run(kFarmctl + " diff --model " + Model("mlp") + " --device host-avx2 --profile ort --layers --json");
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["first_diverging_node"], "fc1");
+  EXPECT_EQ(j["first_divergence"], "isolated");
+  EXPECT_FALSE(j["bit_exact"].get<bool>());
+  bool saw_inherited = false;
+  for (const auto& l : j["layers"]) {
+    if (l["node"] == "quant_x") EXPECT_TRUE(l["bit_exact"].get<bool>());
+    if (l["node"] == "fc1_bias") saw_inherited = l["divergence"] == "inherited";
+  }
+  EXPECT_TRUE(saw_inherited);
+  auto exact = qfarm::testing::Run(kFarmctl + " diff --model " + Model("mlp") + " --device host-avx2");
+  EXPECT_EQ(exact.exit_code, 0) << exact.out << exact.err;
+  EXPECT_NE(exact.out.find("BIT-EXACT"), std::string::npos);
+}
+
+TEST_F(DiffTest, ExactHostPathsAreBitExactOnTheSuite) {
+  for (const std::string model : {"mlp", "mlp_qdq", "mobilenet_block", "mobilenet_block_qdq", "transformer_mlp"}) {
+    for (const std::string device : {"host", "host-scalar"}) {
+      auto r = qfarm::testing::Run(kFarmctl + " diff --model " + Model(model) + " --device " + device +
+                                   " --input " + dir_.File(model + ".x.pb"));
+      EXPECT_EQ(r.exit_code, 0) << model << " on " << device << ": " << r.out << r.err;
+    }
+  }
+  auto refused = qfarm::testing::Run(kFarmctl + " run --model " + Model("mlp") + " --device host-scalar --profile avx2-u8s8");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("cannot compute profile 'avx2-u8s8' exactly"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace qfarm

@@ -53,7 +53,7 @@ TEST(Profile, EveryValueOfEveryKeyParses) {
       {"multiplier_from", {"float32", "float64"}},
       {"requant", {"float32", "float64", "fixed_double", "fixed_single"}},
       {"mult_bits", {"31", "24", "15"}},
-      {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor"}}};
+      {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor", "half_down"}}};
   for (const auto& [key, values] : keys) {
     for (const std::string& v : values) {
       auto p = ParseProfile(key + "=" + v);
@@ -70,7 +70,7 @@ TEST(Profile, ErrorsNameTheBadKeyOrValue) {
   struct Case { std::string text, must_contain; };
   const Case cases[] = {
       {"rounding=half_odd", "unknown value 'half_odd' for key 'rounding'"},
-      {"rounding=half_odd", "half_even, half_away, half_up, trunc, floor"},
+      {"rounding=half_odd", "half_even, half_away, half_up, trunc, floor, half_down"},
       {"round=half_even", "unknown key 'round'"},
       {"acc_bits=33", "unknown value '33' for key 'acc_bits'"},
       {"rounding=half_even,rounding=floor", "duplicate key 'rounding'"},

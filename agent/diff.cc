@@ -1,0 +1,118 @@
+#include "agent/diff.h"
+
+namespace qfarm {
+namespace {
+
+// A one-node graph whose inputs are the node's inputs, values taken from `values`.
+StatusOr<std::pair<Graph, TensorMap>> SingleNodeGraph(const Graph& g, const Node& node,
+                                                      const TensorMap& values) {
+  Graph one;
+  one.name = g.name + ":" + node.name;
+  one.opset = g.opset;
+  TensorMap inputs;
+  for (const std::string& in : node.inputs) {
+    if (in.empty() || inputs.count(in) || one.initializers.count(in)) continue;
+    if (auto it = g.initializers.find(in); it != g.initializers.end() && !values.count(in)) {
+      one.initializers[in] = it->second;
+      continue;
+    }
+    auto it = values.find(in);
+    if (it == values.end()) return Internal("value '" + in + "' of node '" + node.name + "' was not captured");
+    one.inputs.push_back({in, it->second.dtype(), it->second.shape()});
+    inputs[in] = it->second;
+  }
+  one.nodes.push_back(node);
+  for (const std::string& out : node.outputs) {
+    if (!out.empty()) one.outputs.push_back({out, DType::kUndefined, {}});
+  }
+  return std::make_pair(std::move(one), std::move(inputs));
+}
+
+// Elements where the emulator's final rounding met an exact tie: the node's result under
+// rounding=half_up and rounding=half_down differ exactly there.
+std::vector<uint8_t> TieMask(const Graph& one, const Profile& p, const TensorMap& inputs,
+                             const std::string& value) {
+  Profile up = p, down = p;
+  up.rounding = Rounding::kHalfUp;
+  down.rounding = Rounding::kHalfDown;
+  auto a = RunReference(one, up, inputs);
+  auto b = RunReference(one, down, inputs);
+  if (!a.ok() || !b.ok()) return {};
+  const Tensor& ta = a->outputs.at(value);
+  const Tensor& tb = b->outputs.at(value);
+  std::vector<uint8_t> mask(static_cast<size_t>(ta.numel()));
+  for (int64_t i = 0; i < ta.numel(); ++i) mask[static_cast<size_t>(i)] = ta.GetDouble(i) != tb.GetDouble(i);
+  return mask;
+}
+
+TensorMap AllValues(const Graph& g, const TensorMap& inputs, const ExecResult& r) {
+  TensorMap v = r.intermediates;
+  for (const auto& [name, t] : inputs) v[name] = t;
+  return v;
+}
+
+void AddAccuracy(const Graph& graph, const TensorMap& inputs, const ExecResult& dev, DiffReport* report) {
+  auto real = RunRealValued(graph, inputs);
+  if (!real.ok()) return;
+  for (const auto& [name, t] : dev.outputs) {
+    auto it = real->outputs.find(name);
+    if (it == real->outputs.end()) continue;
+    std::vector<double> d(static_cast<size_t>(t.numel()));
+    auto qp = real->quant_params.find(name);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      d[static_cast<size_t>(i)] = qp == real->quant_params.end()
+                                      ? t.GetDouble(i)
+                                      : (t.GetDouble(i) - qp->second.second) * qp->second.first;
+    }
+    const int64_t classes = t.rank() == 2 && t.dim(0) <= 64 ? t.dim(1) : 0;
+    auto acc = CompareReal(d, it->second, classes);
+    if (acc.ok()) report->accuracy[name] = *acc;
+  }
+}
+
+}  // namespace
+
+StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& device_profile,
+                          const Profile& emulator_profile, const TensorMap& inputs) {
+  ExecOptions capture;
+  capture.capture_intermediates = true;
+  QFARM_ASSIGN_OR_RETURN(ExecResult dev, device.Run(graph, device_profile, inputs, capture));
+  QFARM_ASSIGN_OR_RETURN(ExecResult emu, RunReference(graph, emulator_profile, inputs, capture));
+  DiffReport report;
+  report.device = device.info().name;
+  report.profile_text = ProfileToText(emulator_profile, true);
+  const TensorMap emu_values = AllValues(graph, inputs, emu);
+  for (const Node& node : graph.nodes) {
+    for (const std::string& value : node.outputs) {
+      auto d = dev.intermediates.find(value);
+      auto e = emu.intermediates.find(value);
+      if (value.empty() || d == dev.intermediates.end() || e == emu.intermediates.end()) continue;
+      LayerDivergence layer{node.name, node.op_type, value, {}, false};
+      QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second));
+      if (!layer.metrics.bit_exact) {
+        QFARM_ASSIGN_OR_RETURN(auto one, SingleNodeGraph(graph, node, emu_values));
+        auto alone = device.Run(one.first, device_profile, one.second, ExecOptions{});
+        layer.isolated = !alone.ok() || !(alone->outputs.at(value) == e->second);
+        const std::vector<uint8_t> ties = TieMask(one.first, emulator_profile, one.second, value);
+        QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second, ties.empty() ? nullptr : &ties));
+        if (report.first_node.empty()) {
+          report.first_node = node.name;
+          report.first_isolated = layer.isolated;
+        }
+      }
+      report.layers.push_back(std::move(layer));
+    }
+  }
+  for (const auto& [name, t] : emu.outputs) {
+    QFARM_ASSIGN_OR_RETURN(DivergenceMetrics m, CompareQuantized(dev.outputs.at(name), t));
+    for (const LayerDivergence& l : report.layers) {
+      if (l.value == name) m.ties_only = l.metrics.ties_only;
+    }
+    report.bit_exact = report.bit_exact && m.bit_exact;
+    report.outputs[name] = m;
+  }
+  AddAccuracy(graph, inputs, dev, &report);
+  return report;
+}
+
+}  // namespace qfarm
