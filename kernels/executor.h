@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kernels/gemm.h"
 #include "kernels/qgemm/qgemm.h"
 #include "model/graph.h"
 #include "reference/executor.h"
@@ -37,10 +38,17 @@ bool PathComputes(Isa isa, const Profile& p, std::string* why = nullptr);
 StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
                                 const TensorMap& inputs, const ExecOptions& options, int threads);
 
-// Runs one node on the kernel path, or returns nullopt-like NotFound when the kernels do not
-// cover it (the caller then uses the reference).
+// Weights packed once for a kernel: one packed B per group (MatMul: one).
+struct PreparedWeights {
+  std::vector<PackedWeights> groups;
+};
+PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
+
+// Runs one node on the kernel path (packing its weights unless `prepared` is given), or returns
+// a NotFound status when the kernels do not cover it (the caller then uses the reference).
 StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
                                             const Profile& profile,
-                                            const std::vector<const Tensor*>& inputs, int threads);
+                                            const std::vector<const Tensor*>& inputs, int threads,
+                                            const PreparedWeights* prepared = nullptr);
 
 }  // namespace qfarm::kernels

@@ -2,6 +2,7 @@
 // from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
 #include "kernels/executor.h"
 #include "kernels/gemm.h"
+#include "kernels/requant.h"
 #include "model/conv_geometry.h"
 #include "model/validate.h"
 #include "reference/arith.h"
@@ -35,32 +36,18 @@ StatusOr<std::vector<Tensor>> Allocate(const Node& node, const std::vector<const
   return t;
 }
 
-// Requantizes int32 accumulators [rows × cols] (column = output channel) into y.
-void Requantize2D(const Profile& p, const std::vector<int32_t>& acc, int64_t rows, int64_t cols,
-                  const std::vector<RequantParams>& rp, int32_t zy, Tensor& y,
-                  int64_t (*index)(int64_t r, int64_t c, int64_t rows, int64_t cols)) {
-  const DType t = y.dtype();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t v = Requantize(p, rp[static_cast<size_t>(c)], acc[static_cast<size_t>(r * cols + c)]);
-      y.SetInt(index(r, c, rows, cols), FinishOutput(v, zy, t, DTypeMin(t), DTypeMax(t)));
-    }
-}
-
-int64_t RowMajor(int64_t r, int64_t c, int64_t, int64_t cols) { return r * cols + c; }
-
 // QLinearMatMul / MatMulInteger with 2-D int8 B: A's leading dims flattened into rows.
 StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel, const Profile& p,
-                                     const std::vector<const Tensor*>& in, int threads) {
+                                     const std::vector<const Tensor*>& in, int threads,
+                                     const PreparedWeights* prepared) {
   const bool qlinear = node.op_type == "QLinearMatMul";
   const Tensor* a = in[0];
   const Tensor* b = in[qlinear ? 3 : 1];
   if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
   QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Allocate(node, in));
   const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
-  const PackedWeights packed = PackWeights(k, n, kernel.nr, [&](int64_t kk, int64_t j) {
-    return static_cast<int8_t>(b->data<int8_t>()[static_cast<size_t>(kk * n + j)]);
-  });
+  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *b);
+  const PackedWeights& packed = (prepared ? *prepared : local).groups.at(0);
   const Tensor* za = qlinear ? in[2] : (in.size() > 2 ? in[2] : nullptr);
   const Tensor* zb = qlinear ? in[5] : (in.size() > 3 ? in[3] : nullptr);
   std::vector<int32_t> zw = IntsOf(zb, n), za_rows;
@@ -83,8 +70,9 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   g.c = acc.data();
   g.ldc = n;
   QGemm(kernel, g, threads);
+  const AccBlock block{acc.data(), m, n, 0, 0, n, 1};
   if (!qlinear) {
-    std::copy(acc.begin(), acc.end(), out[0].data<int32_t>().begin());
+    StoreBlock(block, out[0]);
     return out;
   }
   std::vector<RequantParams> rp;
@@ -93,13 +81,14 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
                                    static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : j)),
                                    static_cast<float>(in[6]->GetDouble(0))));
   }
-  Requantize2D(p, acc, m, n, rp, static_cast<int32_t>(in[7]->GetInt(0)), out[0], RowMajor);
+  RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
   return out;
 }
 
 // QLinearConv / ConvInteger with int8 weights: im2col per (image, group) then GEMM.
 StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, const Profile& p,
-                                   const std::vector<const Tensor*>& in, int threads) {
+                                   const std::vector<const Tensor*>& in, int threads,
+                                   const PreparedWeights* prepared) {
   const bool qlinear = node.op_type == "QLinearConv";
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
@@ -127,10 +116,10 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const size_t esize = 1;
   std::vector<uint8_t> cols(static_cast<size_t>(positions * taps));
   std::vector<int32_t> acc(static_cast<size_t>(positions * mpg));
+  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
+  const PreparedWeights& weights = prepared ? *prepared : local;
   for (int64_t g = 0; g < group; ++g) {
-    const PackedWeights packed = PackWeights(taps, mpg, kernel.nr, [&](int64_t t, int64_t j) {
-      return w->data<int8_t>()[static_cast<size_t>((g * mpg + j) * taps + t)];
-    });
+    const PackedWeights& packed = weights.groups.at(static_cast<size_t>(g));
     for (int64_t n = 0; n < batch; ++n) {
       // im2col: row = output position, column = (channel, ky, kx) of this group; padding = zx.
       const uint8_t pad = static_cast<uint8_t>(zx);
@@ -158,20 +147,13 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       prob.c = acc.data();
       prob.ldc = mpg;
       QGemm(kernel, prob, threads);
-      Tensor& y = out[0];
-      for (int64_t r = 0; r < positions; ++r)
-        for (int64_t j = 0; j < mpg; ++j) {
-          const int64_t m = g * mpg + j;
-          const int64_t yi = (n * cout + m) * positions + r;
-          const int32_t a = acc[static_cast<size_t>(r * mpg + j)];
-          if (!qlinear) {
-            y.SetInt(yi, a);
-            continue;
-          }
-          const int64_t v = Requantize(p, rp[static_cast<size_t>(m)], a);
-          y.SetInt(yi, FinishOutput(v, static_cast<int32_t>(in[7]->GetInt(0)), y.dtype(),
-                                    DTypeMin(y.dtype()), DTypeMax(y.dtype())));
-        }
+      // Row r = output position, column j = channel g·mpg + j of image n (NCHW).
+      const AccBlock block{acc.data(), positions, mpg, g * mpg, (n * cout + g * mpg) * positions, 1, positions};
+      if (qlinear) {
+        RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
+      } else {
+        StoreBlock(block, out[0]);
+      }
     }
   }
   return out;
@@ -179,15 +161,36 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
 
 }  // namespace
 
+PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
+  PreparedWeights prepared;
+  const auto data = w.data<int8_t>();
+  if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
+    const int64_t k = w.dim(0), n = w.dim(1);
+    prepared.groups.push_back(PackWeights(k, n, kernel.nr, [&](int64_t kk, int64_t j) {
+      return data[static_cast<size_t>(kk * n + j)];
+    }));
+    return prepared;
+  }
+  // Conv weights [M, C/group, kh, kw]: one B [taps × M/group] per group.
+  const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
+  for (int64_t g = 0; g < group; ++g) {
+    prepared.groups.push_back(PackWeights(taps, mpg, kernel.nr, [&](int64_t t, int64_t j) {
+      return data[static_cast<size_t>((g * mpg + j) * taps + t)];
+    }));
+  }
+  return prepared;
+}
+
 StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
                                             const Profile& profile,
-                                            const std::vector<const Tensor*>& inputs, int threads) {
+                                            const std::vector<const Tensor*>& inputs, int threads,
+                                            const PreparedWeights* prepared) {
   if (!node.domain.empty()) return NotCovered();
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
-    return MatMul(node, kernel, profile, inputs, threads);
+    return MatMul(node, kernel, profile, inputs, threads, prepared);
   }
   if (node.op_type == "QLinearConv" || node.op_type == "ConvInteger") {
-    return Conv(node, kernel, profile, inputs, threads);
+    return Conv(node, kernel, profile, inputs, threads, prepared);
   }
   return NotCovered();
 }

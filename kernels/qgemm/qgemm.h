@@ -19,7 +19,7 @@ enum class Isa { kScalar, kAvx2, kAvx512Vnni, kAvxVnni, kNeon, kNeonDot };
 std::string_view IsaName(Isa isa);
 bool CpuHas(Isa isa);  // runtime CPU check (false for ISAs of another architecture)
 
-constexpr int kMaxMr = 4;
+constexpr int kMaxMr = 8;
 
 // c[r * ldc + j] = Σ_{q < k4} Σ_{i<4} a[r * lda + 4q + i] · b[(q * nr + j) * 4 + i], r < mr, j < nr.
 using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,

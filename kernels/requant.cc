@@ -1,0 +1,73 @@
+#include "kernels/requant.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qfarm::kernels {
+namespace {
+
+template <typename T>
+inline __attribute__((always_inline)) void FastFloat32Loop(const std::vector<RequantParams>& rp, int32_t zy, const AccBlock& b, T* y) {
+  const float lo = static_cast<float>(DTypeMin(sizeof(T) == 1 && T(-1) < 0 ? DType::kInt8 : DType::kUInt8) - zy - 1);
+  const float hi = static_cast<float>(DTypeMax(sizeof(T) == 1 && T(-1) < 0 ? DType::kInt8 : DType::kUInt8) - zy + 1);
+  const int32_t qlo = T(-1) < 0 ? -128 : 0, qhi = T(-1) < 0 ? 127 : 255;
+  float m[64];
+  for (int64_t c0 = 0; c0 < b.cols; c0 += 64) {
+    const int64_t nc = std::min<int64_t>(64, b.cols - c0);
+    for (int64_t c = 0; c < nc; ++c) m[c] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c0 + c)].multiplier);
+    for (int64_t r = 0; r < b.rows; ++r) {
+      const int32_t* acc = b.acc + r * b.cols + c0;
+      T* out = y + b.offset + r * b.row_stride + c0 * b.col_stride;
+      for (int64_t c = 0; c < nc; ++c) {
+        float v = static_cast<float>(acc[c]) * m[c];
+        v = v < lo ? lo : (v > hi ? hi : v);  // no NaN can reach here: finite acc × finite m
+        const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zy;  // default mode: half-even
+        out[c * b.col_stride] = static_cast<T>(q < qlo ? qlo : q > qhi ? qhi : q);
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// The same loop compiled for AVX2, where nearbyint/fmin/fmax become single instructions
+// (ROUNDSS under the default half-even mode, MINSS/MAXSS); no FMA is formed (-ffp-contract=off).
+template <typename T>
+__attribute__((target("avx2"))) void FastFloat32Avx2(const std::vector<RequantParams>& rp, int32_t zy,
+                                                     const AccBlock& b, T* y) {
+  FastFloat32Loop(rp, zy, b, y);
+}
+#endif
+
+template <typename T>
+void FastFloat32(const std::vector<RequantParams>& rp, int32_t zy, const AccBlock& b, T* y) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return FastFloat32Avx2(rp, zy, b, y);
+#endif
+  FastFloat32Loop(rp, zy, b, y);
+}
+
+}  // namespace
+
+void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
+                     const AccBlock& b, Tensor& y) {
+  const bool fast = p.requant == Requant::kFloat32 && p.rounding == Rounding::kHalfEven;
+  if (fast && y.dtype() == DType::kUInt8) return FastFloat32(rp, zy, b, y.data<uint8_t>().data());
+  if (fast && y.dtype() == DType::kInt8) return FastFloat32(rp, zy, b, y.data<int8_t>().data());
+  const DType t = y.dtype();
+  for (int64_t r = 0; r < b.rows; ++r) {
+    for (int64_t c = 0; c < b.cols; ++c) {
+      const int64_t v = Requantize(p, rp[static_cast<size_t>(b.channel0 + c)], b.acc[r * b.cols + c]);
+      y.SetInt(b.offset + r * b.row_stride + c * b.col_stride, FinishOutput(v, zy, t, DTypeMin(t), DTypeMax(t)));
+    }
+  }
+}
+
+void StoreBlock(const AccBlock& b, Tensor& y) {
+  int32_t* out = y.data<int32_t>().data();
+  for (int64_t r = 0; r < b.rows; ++r) {
+    for (int64_t c = 0; c < b.cols; ++c) out[b.offset + r * b.row_stride + c * b.col_stride] = b.acc[r * b.cols + c];
+  }
+}
+
+}  // namespace qfarm::kernels

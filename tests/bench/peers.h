@@ -1,0 +1,27 @@
+// Peer libraries measured in the same process as our kernels: oneDNN (int8 matmul/convolution,
+// u8 source × s8 weights → u8) and XNNPACK (qs8 fully-connected/convolution). A peer op is
+// created once for a shape; Run() executes it once. Zero points are 0 for the peers (our rows
+// pay for theirs), scales are per-tensor.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tests/bench/shapes.h"
+
+namespace qfarm::bench {
+
+class PeerOp {
+ public:
+  virtual ~PeerOp() = default;
+  virtual void Run() = 0;
+};
+
+// nullptr when the peer cannot run the shape here (the reason in *why).
+std::unique_ptr<PeerOp> MakeOneDnn(const LayerShape& s, int threads, std::string* why);
+std::unique_ptr<PeerOp> MakeXnnpack(const LayerShape& s, int threads, std::string* why);
+
+// The machine's int8 multiply-accumulate peak in GOPS (2 ops per MAC), with the assumption used.
+double Int8PeakGops(int threads, std::string* assumption);
+
+}  // namespace qfarm::bench
