@@ -1,6 +1,7 @@
 // The kernel forms of the dot-product ops: data layout and GEMM calls here, arithmetic rules
 // from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
 #include "kernels/executor.h"
+#include "kernels/dwconv.h"
 #include "kernels/gemm.h"
 #include "kernels/requant.h"
 #include "model/conv_geometry.h"
@@ -112,6 +113,25 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
                                      static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : m)),
                                      static_cast<float>(in[6]->GetDouble(0))));
     }
+  }
+  if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {
+    // Depthwise on an exact path: the direct kernel, one channel plane at a time.
+    std::vector<int32_t> acc(static_cast<size_t>(cout * positions));
+    for (int64_t n = 0; n < batch; ++n) {
+      const DwConvArgs args{&gm, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8,
+                            zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data()};
+      DepthwiseConv(args);
+      // Row r = output position, column = channel: acc is [C × positions], i.e. column-major.
+      for (int64_t m = 0; m < cout; ++m) {
+        const AccBlock block{acc.data() + m * positions, positions, 1, m, (n * cout + m) * positions, 1, 1};
+        if (qlinear) {
+          RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
+        } else {
+          StoreBlock(block, out[0]);
+        }
+      }
+    }
+    return out;
   }
   const size_t esize = 1;
   std::vector<uint8_t> cols(static_cast<size_t>(positions * taps));
