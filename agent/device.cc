@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "agent/qemu_device.h"
 #include "kernels/executor.h"
 
 namespace qfarm {
@@ -59,11 +60,16 @@ class HostDevice : public Device {
 std::vector<std::string> ListDevices() {
   std::vector<std::string> names = {"reference", "host"};
   for (const kernels::HostPath& p : kernels::AvailableHostPaths()) names.push_back(p.device);
+  if (FindQemuSetup().ok()) names.push_back("qemu-aarch64");
   return names;
 }
 
 StatusOr<std::unique_ptr<Device>> OpenDevice(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Device>(new ReferenceDevice());
+  if (name == "qemu-aarch64") {
+    QFARM_ASSIGN_OR_RETURN(QemuSetup setup, FindQemuSetup());
+    return MakeQemuDevice(setup);
+  }
   if (name == "host" || name.rfind("host-", 0) == 0) {
     auto path = kernels::FindHostPath(name);
     if (!path.ok()) return path.status();

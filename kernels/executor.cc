@@ -32,23 +32,30 @@ StatusOr<HostPath> FindHostPath(const std::string& device) {
   return InvalidArgument("device '" + device + "' is not available on this CPU (host paths here: " + names + ")");
 }
 
-bool PathComputes(Isa isa, const Profile& p, std::string* why) {
-  const QGemmKernel* k = FindQGemmKernel(isa);
+bool KernelsCompute(bool pair_sat16, const Profile& p, std::string* why) {
   auto fail = [&](const std::string& reason) {
     if (why) *why = reason;
     return false;
   };
-  if (!k) return fail("no kernel for this ISA in this build");
   if (p.acc_bits != 32) return fail("its accumulators are 32-bit (acc_bits=32)");
   if (p.acc_overflow != AccOverflow::kWrap) return fail("its accumulators wrap (acc_overflow=wrap)");
-  if (p.pair_sat16 != k->pair_sat16) {
-    return fail(k->pair_sat16 ? "VPMADDUBSW saturates int16 pairs (pair_sat16=on)"
-                              : "its products are exact (pair_sat16=off)");
+  if (p.pair_sat16 != pair_sat16) {
+    return fail(pair_sat16 ? "VPMADDUBSW saturates int16 pairs (pair_sat16=on)"
+                           : "its products are exact (pair_sat16=off)");
   }
-  if (k->pair_sat16 && p.zp_fold != ZpFold::kFoldAfter) {
+  if (pair_sat16 && p.zp_fold != ZpFold::kFoldAfter) {
     return fail("it folds zero points after the saturating pairs (zp_fold=fold_after)");
   }
   return true;
+}
+
+bool PathComputes(Isa isa, const Profile& p, std::string* why) {
+  const QGemmKernel* k = FindQGemmKernel(isa);
+  if (!k) {
+    if (why) *why = "no kernel for this ISA in this build";
+    return false;
+  }
+  return KernelsCompute(k->pair_sat16, p, why);
 }
 
 StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,

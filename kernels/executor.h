@@ -34,6 +34,8 @@ StatusOr<HostPath> FindHostPath(const std::string& device);
 
 // Whether `isa`'s kernel computes `p` bit-exactly; the reason when it does not.
 bool PathComputes(Isa isa, const Profile& p, std::string* why = nullptr);
+// The same rule for a kernel build that may not be this process's (the aarch64 runner).
+bool KernelsCompute(bool pair_sat16, const Profile& p, std::string* why = nullptr);
 
 StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
                                 const TensorMap& inputs, const ExecOptions& options, int threads);

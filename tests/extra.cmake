@@ -12,6 +12,7 @@ find_program(QFARM_QEMU_AARCH64 qemu-aarch64-static)
 set(aarch64_dir ${PROJECT_BINARY_DIR}/aarch64)
 if(QFARM_AARCH64_CXX)
   file(GLOB_RECURSE portable_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/model/*.cc
+       ${PROJECT_SOURCE_DIR}/tools/*.txt
        ${PROJECT_SOURCE_DIR}/model/*.h ${PROJECT_SOURCE_DIR}/reference/*.cc
        ${PROJECT_SOURCE_DIR}/reference/*.h ${PROJECT_SOURCE_DIR}/tools/*.cc
        ${PROJECT_SOURCE_DIR}/common/*.h)
@@ -19,12 +20,15 @@ if(QFARM_AARCH64_CXX)
   file(GLOB_RECURSE kernel_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*
        ${PROJECT_SOURCE_DIR}/tests/unit/kernels_*_test.cc)
   add_custom_command(OUTPUT ${aarch64_dir}/tools/qfarm-golden ${aarch64_dir}/kernels_tests
+                            ${aarch64_dir}/tools/qfarm-runner
                      COMMAND ${PROJECT_SOURCE_DIR}/scripts/cross_build_aarch64.sh ${aarch64_dir}
-                             qfarm-golden kernels_tests
+                             qfarm-golden kernels_tests qfarm-runner
                      DEPENDS ${portable_srcs} ${kernel_srcs}
                      COMMENT "Cross-building the emulator and the kernel testers for aarch64")
   add_custom_target(qfarm_golden_aarch64 ALL DEPENDS ${aarch64_dir}/tools/qfarm-golden
-                                                     ${aarch64_dir}/kernels_tests)
+                                                     ${aarch64_dir}/kernels_tests
+                                                     ${aarch64_dir}/tools/qfarm-runner)
+  add_dependencies(cli_test qfarm_golden_aarch64)
   add_dependencies(cross_arch_test qfarm_golden_aarch64)
   # The ARM kernel paths (NEON, NEON dotprod) and the scalar path, tested under QEMU.
   if(QFARM_QEMU_AARCH64)

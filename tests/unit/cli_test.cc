@@ -273,3 +273,27 @@ TEST_F(DiffTest, ExactHostPathsAreBitExactOnTheSuite) {
 
 }  // namespace
 }  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+TEST_F(DiffTest, QemuAarch64DeviceIsBitExactOnTheSuite) {
+  auto probe = qfarm::testing::Run(kFarmctl + " run --model " + Model("mlp") + " --device qemu-aarch64");
+  if (probe.exit_code != 0 && probe.err.find("qemu-aarch64:") != std::string::npos) {
+    GTEST_SKIP() << probe.err;
+  }
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  for (const std::string model : {"mlp", "mobilenet_block", "transformer_mlp"}) {
+    auto r = qfarm::testing::Run(kFarmctl + " diff --json --model " + Model(model) + " --device qemu-aarch64 --input " +
+                                 dir_.File(model + ".x.pb"));
+    EXPECT_EQ(r.exit_code, 0) << model << ": " << r.out << r.err;
+    EXPECT_TRUE(nlohmann::json::parse(r.out)["bit_exact"].get<bool>()) << model;
+  }
+  // The same device judged against a profile it does not compute is refused.
+  auto refused = qfarm::testing::Run(kFarmctl + " run --model " + Model("mlp") + " --device qemu-aarch64 --profile avx2-u8s8");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("pair_sat16"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace qfarm
