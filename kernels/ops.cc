@@ -5,8 +5,8 @@
 #include "kernels/gemm.h"
 #include "kernels/requant.h"
 #include "model/conv_geometry.h"
-#include "model/validate.h"
 #include "reference/arith.h"
+#include "reference/ops.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -22,21 +22,6 @@ std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
   return v;
 }
 
-// Output tensors as InferNode says (shapes, types), validating like the reference would.
-StatusOr<std::vector<Tensor>> Allocate(const Node& node, const std::vector<const Tensor*>& in) {
-  std::vector<ValueInfo> infos;
-  TensorMap consts;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (!in[i]) { infos.push_back({}); continue; }
-    infos.push_back({node.inputs[i], in[i]->dtype(), in[i]->shape()});
-    if (in[i]->numel() <= 4096) consts[node.inputs[i]] = *in[i];
-  }
-  QFARM_ASSIGN_OR_RETURN(auto outs, InferNode(node, infos, consts));
-  std::vector<Tensor> t;
-  for (const ValueInfo& v : outs) t.emplace_back(v.dtype, v.shape);
-  return t;
-}
-
 // QLinearMatMul / MatMulInteger with 2-D int8 B: A's leading dims flattened into rows.
 StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel, const Profile& p,
                                      const std::vector<const Tensor*>& in, int threads,
@@ -45,7 +30,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   const Tensor* a = in[0];
   const Tensor* b = in[qlinear ? 3 : 1];
   if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Allocate(node, in));
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in));
   const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *b);
   const PackedWeights& packed = (prepared ? *prepared : local).groups.at(0);
@@ -94,7 +79,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
   if (!x || !w || w->dtype() != DType::kInt8 || !Is8(x->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Allocate(node, in));
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in));
   auto geo = ResolveConvGeometry(node, x->shape(), {w->shape().begin() + 2, w->shape().end()}, false);
   if (!geo.ok()) return geo.status();
   const ConvGeometry& gm = *geo;

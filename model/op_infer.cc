@@ -7,40 +7,18 @@
 #include <set>
 
 #include "model/conv_geometry.h"
+#include "model/op_infer_ctx.h"
 #include "model/validate.h"
 
 namespace qfarm {
 namespace {
 
-// Everything an inference function needs about one node; errors come out as
-// "node '<name>' (<op>): <field>: <what>".
-struct Ctx {
-  const Node& node;
-  const std::vector<ValueInfo>& in;
-  const TensorMap& consts;
-
-  Status Err(const std::string& field, const std::string& what) const {
-    return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): " + field + ": " +
-                           what);
-  }
-  bool Has(size_t i) const { return i < in.size() && node.HasInput(i); }
-  const ValueInfo& In(size_t i) const { return in[i]; }
-  std::string Field(size_t i) const {
-    return "input " + std::to_string(i) + " '" + (i < node.inputs.size() ? node.inputs[i] : "") +
-           "'";
-  }
-  const Tensor* Const(size_t i) const {
-    if (!Has(i)) return nullptr;
-    auto it = consts.find(node.inputs[i]);
-    return it == consts.end() ? nullptr : &it->second;
-  }
-};
+using infer::Ctx;
 
 using InferFn = std::function<StatusOr<std::vector<ValueInfo>>(const Ctx&)>;
 
 Status Arity(const Ctx& c, size_t min_in, size_t max_in, size_t min_out, size_t max_out) {
-  size_t present = c.node.inputs.size();
-  while (present > 0 && c.node.inputs[present - 1].empty()) --present;  // trailing omitted
+  const size_t present = c.NumInputs();
   if (present < min_in || present > max_in) {
     return c.Err("inputs", "has " + std::to_string(present) + " inputs, expected " +
                                (min_in == max_in ? std::to_string(min_in)

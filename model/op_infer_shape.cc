@@ -3,31 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "model/op_infer_ctx.h"
 #include "model/validate.h"
 
 namespace qfarm {
 namespace {
 
-struct ShapeCtx {
-  const Node& node;
-  const std::vector<ValueInfo>& in;
-  const TensorMap& consts;
-
-  Status Err(const std::string& field, const std::string& what) const {
-    return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): " + field + ": " +
-                           what);
-  }
-  const Tensor* Const(size_t i) const {
-    if (i >= node.inputs.size() || node.inputs[i].empty()) return nullptr;
-    auto it = consts.find(node.inputs[i]);
-    return it == consts.end() ? nullptr : &it->second;
-  }
-  size_t NumInputs() const {
-    size_t n = node.inputs.size();
-    while (n > 0 && node.inputs[n - 1].empty()) --n;
-    return n;
-  }
-};
+using ShapeCtx = infer::Ctx;
 
 Status Count(const ShapeCtx& c, size_t min_in, size_t max_in, size_t min_out, size_t max_out) {
   const size_t n = c.NumInputs();

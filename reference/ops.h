@@ -16,6 +16,10 @@ namespace qfarm {
 StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& profile,
                                                const std::vector<const Tensor*>& inputs);
 
+// The node's outputs, allocated with the types and shapes InferNode gives for these inputs
+// (small inputs are passed as constants, so scales and zero points are checked too).
+StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // Multiply-accumulates a MatMul- or Conv-like node performs (0 for other ops).
 int64_t NodeMacs(const Node& node, const std::vector<const Tensor*>& inputs,
                  const std::vector<Tensor>& outputs);

@@ -55,14 +55,7 @@ constexpr int64_t kMaxConstantElements = 4096;
 
 }  // namespace
 
-StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& profile,
-                                               const std::vector<const Tensor*>& inputs) {
-  RunFn fn = Lookup(node.domain, node.op_type);
-  if (!fn) {
-    return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): unknown op '" +
-                           (node.domain.empty() ? "ai.onnx" : node.domain) + "::" +
-                           node.op_type + "'");
-  }
+StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs) {
   std::vector<ValueInfo> infos;
   TensorMap constants;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -76,6 +69,18 @@ StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& 
   QFARM_ASSIGN_OR_RETURN(std::vector<ValueInfo> out_infos, InferNode(node, infos, constants));
   std::vector<Tensor> outputs;
   for (const ValueInfo& v : out_infos) outputs.emplace_back(v.dtype, v.shape);
+  return outputs;
+}
+
+StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& profile,
+                                               const std::vector<const Tensor*>& inputs) {
+  RunFn fn = Lookup(node.domain, node.op_type);
+  if (!fn) {
+    return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): unknown op '" +
+                           (node.domain.empty() ? "ai.onnx" : node.domain) + "::" +
+                           node.op_type + "'");
+  }
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, AllocateOutputs(node, inputs));
   ref::OpContext ctx{node, profile, inputs, outputs};
   QFARM_RETURN_IF_ERROR(fn(ctx));
   return outputs;

@@ -1,0 +1,39 @@
+// What a per-op inference function sees of its node (internal to model/op_infer*.cc): the
+// node, its inputs' types and shapes, the constant values among them, and the one-line error
+// form "node '<name>' (<op>): <field>: <what>".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/graph.h"
+
+namespace qfarm::infer {
+
+struct Ctx {
+  const Node& node;
+  const std::vector<ValueInfo>& in;
+  const TensorMap& consts;
+
+  Status Err(const std::string& field, const std::string& what) const {
+    return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): " + field + ": " + what);
+  }
+  bool Has(size_t i) const { return i < in.size() && node.HasInput(i); }
+  const ValueInfo& In(size_t i) const { return in[i]; }
+  std::string Field(size_t i) const {
+    return "input " + std::to_string(i) + " '" + (i < node.inputs.size() ? node.inputs[i] : "") + "'";
+  }
+  const Tensor* Const(size_t i) const {
+    if (!Has(i)) return nullptr;
+    auto it = consts.find(node.inputs[i]);
+    return it == consts.end() ? nullptr : &it->second;
+  }
+  // Inputs given, not counting trailing omitted ones.
+  size_t NumInputs() const {
+    size_t n = node.inputs.size();
+    while (n > 0 && node.inputs[n - 1].empty()) --n;
+    return n;
+  }
+};
+
+}  // namespace qfarm::infer
