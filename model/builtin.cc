@@ -27,7 +27,7 @@ std::string Q(GraphBuilder& b, const std::string& name, const std::string& x,
 // ---- mlp: per-tensor int8, 64 → 128 → 10 --------------------------------------------------------
 
 BuiltinModel Mlp(bool qdq) {
-  GraphBuilder b(qdq ? "mlp_qdq" : "mlp", 13, 0x6d6c70);
+  GraphBuilder b(qdq ? "mlp_qdq" : "mlp", 14, 0x6d6c70);  // opset 14: Relu on int8
   b.Input("x", kF32, {1, 64});
   b.Output("y", kF32, {1, 10});
   // Full-range int8 weights: saturation-sensitive profiles (pair_sat16) really differ on them.

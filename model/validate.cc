@@ -84,6 +84,13 @@ StatusOr<ValueInfoMap> Validate(const Graph& graph, const ModelLimits& limits) {
     }
     QFARM_ASSIGN_OR_RETURN(std::vector<ValueInfo> outs,
                            InferNode(node, ins, graph.initializers));
+    // Relu gained integer inputs in opset 14; ONNX Runtime rejects them before that.
+    if (node.op_type == "Relu" && node.domain.empty() && graph.opset < 14 && !ins.empty() &&
+        IsIntegerType(ins[0].dtype)) {
+      return InvalidArgument(where + ": input 0 '" + node.inputs[0] + "': Relu on " +
+                             std::string(DTypeName(ins[0].dtype)) + " needs opset 14 or later (model has " +
+                             std::to_string(graph.opset) + ")");
+    }
     for (const ValueInfo& o : outs) {
       if (o.name.empty()) continue;
       if (values.count(o.name)) {
