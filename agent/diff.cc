@@ -70,10 +70,29 @@ void AddAccuracy(const Graph& graph, const TensorMap& inputs, const ExecResult& 
   }
 }
 
+// One LSB of a float value produced by a DequantizeLinear with a constant per-tensor scale.
+double FloatLsb(const Graph& g, const std::string& value) {
+  const int idx = g.ProducerIndex(value);
+  if (idx < 0) return 0;
+  const Node& n = g.nodes[static_cast<size_t>(idx)];
+  if (n.op_type != "DequantizeLinear" || !n.HasInput(1)) return 0;
+  auto it = g.initializers.find(n.inputs[1]);
+  return it != g.initializers.end() && it->second.numel() == 1 ? it->second.GetDouble(0) : 0;
+}
+
+bool SameOutputs(const TensorMap& a, const TensorMap& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, t] : a) {
+    auto it = b.find(name);
+    if (it == b.end() || !(it->second == t)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& device_profile,
-                          const Profile& emulator_profile, const TensorMap& inputs) {
+                          const Profile& emulator_profile, const TensorMap& inputs, int repeats) {
   ExecOptions capture;
   capture.capture_intermediates = true;
   QFARM_ASSIGN_OR_RETURN(ExecResult dev, device.Run(graph, device_profile, inputs, capture));
@@ -88,13 +107,14 @@ StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& dev
       auto e = emu.intermediates.find(value);
       if (value.empty() || d == dev.intermediates.end() || e == emu.intermediates.end()) continue;
       LayerDivergence layer{node.name, node.op_type, value, {}, false};
-      QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second));
+      const double lsb = FloatLsb(graph, value);
+      QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second, nullptr, lsb));
       if (!layer.metrics.bit_exact) {
         QFARM_ASSIGN_OR_RETURN(auto one, SingleNodeGraph(graph, node, emu_values));
         auto alone = device.Run(one.first, device_profile, one.second, ExecOptions{});
         layer.isolated = !alone.ok() || !(alone->outputs.at(value) == e->second);
         const std::vector<uint8_t> ties = TieMask(one.first, emulator_profile, one.second, value);
-        QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second, ties.empty() ? nullptr : &ties));
+        QFARM_ASSIGN_OR_RETURN(layer.metrics, CompareQuantized(d->second, e->second, ties.empty() ? nullptr : &ties, lsb));
         if (report.first_node.empty()) {
           report.first_node = node.name;
           report.first_isolated = layer.isolated;
@@ -104,7 +124,7 @@ StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& dev
     }
   }
   for (const auto& [name, t] : emu.outputs) {
-    QFARM_ASSIGN_OR_RETURN(DivergenceMetrics m, CompareQuantized(dev.outputs.at(name), t));
+    QFARM_ASSIGN_OR_RETURN(DivergenceMetrics m, CompareQuantized(dev.outputs.at(name), t, nullptr, FloatLsb(graph, name)));
     for (const LayerDivergence& l : report.layers) {
       if (l.value == name) m.ties_only = l.metrics.ties_only;
     }
@@ -112,6 +132,11 @@ StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& dev
     report.outputs[name] = m;
   }
   AddAccuracy(graph, inputs, dev, &report);
+  report.repeats = repeats;
+  for (int i = 0; i < repeats; ++i) {
+    auto again = device.Run(graph, device_profile, inputs, ExecOptions{});
+    if (!again.ok() || !SameOutputs(again->outputs, dev.outputs)) report.deterministic = false;
+  }
   return report;
 }
 

@@ -29,9 +29,12 @@ struct DiffReport {
   std::vector<LayerDivergence> layers;              // every node output, topological order
   std::string first_node;                           // "" when bit-exact
   bool first_isolated = false;
+  bool deterministic = true;  // repeated runs on the same inputs gave the same output bytes
+  int repeats = 0;
 };
 
+// `repeats` extra runs of the device probe its determinism.
 StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& device_profile,
-                          const Profile& emulator_profile, const TensorMap& inputs);
+                          const Profile& emulator_profile, const TensorMap& inputs, int repeats = 2);
 
 }  // namespace qfarm

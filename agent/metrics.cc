@@ -6,7 +6,7 @@
 namespace qfarm {
 
 StatusOr<DivergenceMetrics> CompareQuantized(const Tensor& device, const Tensor& emulator,
-                                             const std::vector<uint8_t>* tie_mask) {
+                                             const std::vector<uint8_t>* tie_mask, double float_lsb) {
   if (device.dtype() != emulator.dtype() || device.shape() != emulator.shape()) {
     return InvalidArgument("device output is " + std::string(DTypeName(device.dtype())) + " " +
                            ShapeToString(device.shape()) + " but the emulator's is " +
@@ -27,8 +27,9 @@ StatusOr<DivergenceMetrics> CompareQuantized(const Tensor& device, const Tensor&
     const bool differ = is_float ? device.GetDouble(i) != emulator.GetDouble(i)
                                  : device.GetInt(i) != emulator.GetInt(i);
     if (!differ) continue;
-    const int64_t delta = is_float ? static_cast<int64_t>(std::llround(device.GetDouble(i) -
-                                                                       emulator.GetDouble(i)))
+    const double unit = float_lsb > 0 ? float_lsb : 1.0;
+    const int64_t delta = is_float ? static_cast<int64_t>(std::llround((device.GetDouble(i) -
+                                                                        emulator.GetDouble(i)) / unit))
                                    : device.GetInt(i) - emulator.GetInt(i);
     const int64_t abs_delta = delta < 0 ? -delta : delta;
     if (m.first_mismatch_index < 0) m.first_mismatch_index = i;

@@ -31,8 +31,11 @@ struct DivergenceMetrics {
 
 // Compares two tensors of the same dtype and shape (error otherwise, naming both).
 // tie_mask, when given, has one entry per element: nonzero where the emulator rounded a tie.
+// float_lsb is the real value of one LSB for float tensors (a DequantizeLinear's scale), so
+// their Δ is counted in LSB too; 0 counts float Δ in units of 1.
 StatusOr<DivergenceMetrics> CompareQuantized(const Tensor& device, const Tensor& emulator,
-                                             const std::vector<uint8_t>* tie_mask = nullptr);
+                                             const std::vector<uint8_t>* tie_mask = nullptr,
+                                             double float_lsb = 0);
 
 struct AccuracyMetrics {
   double sqnr_db = 0;        // 10·log10(Σ ref² / Σ (dev − ref)²); +inf when equal
