@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "agent/command_device.h"
 #include "agent/faulty_device.h"
 #include "agent/qemu_device.h"
 #include "kernels/executor.h"
@@ -68,6 +69,7 @@ std::vector<std::string> ListDevices() {
 StatusOr<std::unique_ptr<Device>> OpenDevice(const std::string& name) {
   if (name == "reference") return std::unique_ptr<Device>(new ReferenceDevice());
   if (name.rfind("faulty:", 0) == 0) return MakeFaultyDevice(name.substr(7));
+  if (name.rfind("command:", 0) == 0) return MakeCommandDevice(name.substr(8));
   if (name == "qemu-aarch64") {
     QFARM_ASSIGN_OR_RETURN(QemuSetup setup, FindQemuSetup());
     return MakeQemuDevice(setup);

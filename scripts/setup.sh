@@ -16,15 +16,28 @@ PACKAGES=(
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+install_ort_runner() {
+  # The example external runner (examples/ort-runner) runs jobs with ONNX Runtime from npm;
+  # the package ships its native libraries, so no install script is needed.
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/examples/ort-runner"
+  if [ ! -d "$dir/node_modules/onnxruntime-node" ]; then
+    echo "setup: installing onnxruntime-node into $dir"
+    npm install --ignore-scripts --no-audit --no-fund --prefix "$dir" >/dev/null
+  fi
+}
+
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_ort_runner

@@ -12,10 +12,16 @@ find_program(QFARM_QEMU_AARCH64 qemu-aarch64-static)
 set(aarch64_dir ${PROJECT_BINARY_DIR}/aarch64)
 if(QFARM_AARCH64_CXX)
   file(GLOB_RECURSE portable_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/model/*.cc
-       ${PROJECT_SOURCE_DIR}/tools/*.txt
        ${PROJECT_SOURCE_DIR}/model/*.h ${PROJECT_SOURCE_DIR}/reference/*.cc
        ${PROJECT_SOURCE_DIR}/reference/*.h ${PROJECT_SOURCE_DIR}/tools/*.cc
        ${PROJECT_SOURCE_DIR}/common/*.h)
+  # The build's own recipe too: a changed CMake file, toolchain or script rebuilds.
+  foreach(dir "" common/ model/ reference/ kernels/ tools/)
+    list(APPEND portable_srcs ${PROJECT_SOURCE_DIR}/${dir}CMakeLists.txt)
+  endforeach()
+  list(APPEND portable_srcs
+       ${PROJECT_SOURCE_DIR}/cmake/aarch64-toolchain.cmake
+       ${PROJECT_SOURCE_DIR}/scripts/cross_build_aarch64.sh)
   list(FILTER portable_srcs EXCLUDE REGEX "/model/onnx/")
   file(GLOB_RECURSE kernel_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/kernels/*
        ${PROJECT_SOURCE_DIR}/tests/unit/kernels_*_test.cc)

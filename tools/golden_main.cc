@@ -1,9 +1,14 @@
 // qfarm-golden: the emulator's output bytes for the built-in suite under every named profile, one
 // line per value. Built natively and for aarch64; tests/unit/cross_arch_test.cc compares the two.
-//   qfarm-golden [--model NAME]
+//   qfarm-golden [--model NAME]            exit 0, or 2 with one line on stderr
+// QDQ forms run after FuseQdq (what a device runs). Outputs are printed in full so a comparison is
+// exact; intermediates as an exact 64-bit FNV-1a of their bytes, to keep the output short.
+// Depends only on qfarm_reference + qfarm_model (no protobuf, no fmt): it is cross-built.
 // Line: <model> <profile> <value> <dtype> <shape> <hex bytes (outputs) | fnv1a64 (intermediates)>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "model/builtin.h"
@@ -53,13 +58,18 @@ int main(int argc, char** argv) {
     const qfarm::Graph graph = qfarm::FuseQdq(m.graph, &fused);
     for (const qfarm::NamedProfile& np : qfarm::NamedProfiles()) {
       auto profile = qfarm::ParseProfile(np.name);
+      if (!profile.ok()) {
+        std::fprintf(stderr, "qfarm-golden: error: profile %s: %s\n",
+                     std::string(np.name).c_str(), profile.status().message().c_str());
+        return 2;
+      }
       qfarm::ExecOptions opts;
       opts.capture_intermediates = true;
       auto r = qfarm::RunReference(graph, *profile, m.sample_inputs, opts);
       if (!r.ok()) {
         std::fprintf(stderr, "qfarm-golden: error: %s under %s: %s\n", m.name.c_str(),
                      std::string(np.name).c_str(), r.status().message().c_str());
-        return 1;
+        return 2;
       }
       const std::string prefix = m.name + " " + std::string(np.name);
       for (const auto& [name, t] : r->outputs) PrintValue(prefix, name, t, true);
