@@ -1,26 +1,37 @@
 #include "kernels/dwconv.h"
 
+#include <algorithm>
+
 namespace qfarm::kernels {
 namespace {
 
-// One channel plane; K is the kernel size (0: any, read from the geometry).
+int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// One channel plane, row by row: for each kernel tap, the output columns whose input column is
+// inside the image form one contiguous range, so the inner loop has no bounds checks and
+// vectorizes. Sums are uint32 (two's-complement wrap, no UB); taps outside the image are
+// skipped, which equals padding with the zero point.
 template <int K, typename T>
 void Plane(const ConvGeometry& g, const T* x, int32_t zx, const int8_t* w, int32_t zw, int32_t bias, int32_t* out) {
   const int64_t kh = K ? K : g.kernel[0], kw = K ? K : g.kernel[1];
+  const int64_t s0 = g.stride[0], s1 = g.stride[1], d0 = g.dilation[0], d1 = g.dilation[1];
   for (int64_t oy = 0; oy < g.out[0]; ++oy) {
-    for (int64_t ox = 0; ox < g.out[1]; ++ox) {
-      uint32_t acc = static_cast<uint32_t>(bias);
-      for (int64_t ky = 0; ky < kh; ++ky) {
-        const int64_t iy = oy * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
-        if (iy < 0 || iy >= g.in[0]) continue;  // padding taps contribute (zx − zx)·w = 0
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          const int64_t ix = ox * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
-          if (ix < 0 || ix >= g.in[1]) continue;
-          const int32_t xv = static_cast<int32_t>(x[iy * g.in[1] + ix]) - zx;
-          acc += static_cast<uint32_t>(xv * (int32_t{w[ky * kw + kx]} - zw));
+    uint32_t* row = reinterpret_cast<uint32_t*>(out + oy * g.out[1]);
+    for (int64_t ox = 0; ox < g.out[1]; ++ox) row[ox] = static_cast<uint32_t>(bias);
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      const int64_t iy = oy * s0 - g.pad_begin[0] + ky * d0;
+      if (iy < 0 || iy >= g.in[0]) continue;
+      const T* xr = x + iy * g.in[1];
+      for (int64_t kx = 0; kx < kw; ++kx) {
+        const uint32_t wv = static_cast<uint32_t>(int32_t{w[ky * kw + kx]} - zw);
+        const int64_t shift = kx * d1 - g.pad_begin[1];  // ix = ox·s1 + shift
+        const int64_t lo = std::max<int64_t>(0, CeilDiv(-shift, s1));
+        const int64_t hi = std::min<int64_t>(g.out[1], FloorDiv(g.in[1] - 1 - shift, s1) + 1);
+        for (int64_t ox = lo; ox < hi; ++ox) {
+          row[ox] += static_cast<uint32_t>(static_cast<int32_t>(xr[ox * s1 + shift]) - zx) * wv;
         }
       }
-      out[oy * g.out[1] + ox] = static_cast<int32_t>(acc);
     }
   }
 }

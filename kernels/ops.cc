@@ -106,14 +106,12 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       const DwConvArgs args{&gm, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8,
                             zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data()};
       DepthwiseConv(args);
-      // Row r = output position, column = channel: acc is [C × positions], i.e. column-major.
-      for (int64_t m = 0; m < cout; ++m) {
-        const AccBlock block{acc.data() + m * positions, positions, 1, m, (n * cout + m) * positions, 1, 1};
-        if (qlinear) {
-          RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
-        } else {
-          StoreBlock(block, out[0]);
-        }
+      // acc is [C × positions]: row = channel, column = position, exactly the NCHW output.
+      const AccBlock block{acc.data(), cout, positions, 0, n * cout * positions, positions, 1, true};
+      if (qlinear) {
+        RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
+      } else {
+        StoreBlock(block, out[0]);
       }
     }
     return out;

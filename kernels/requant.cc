@@ -19,6 +19,7 @@ inline __attribute__((always_inline)) void FastFloat32Loop(const std::vector<Req
     const int64_t nc = std::min<int64_t>(64, b.cols - c0);
     for (int64_t c = 0; c < nc; ++c) m[c] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c0 + c)].multiplier);
     for (int64_t r = 0; r < b.rows; ++r) {
+      if (b.channel_per_row) std::fill(m, m + nc, static_cast<float>(rp[static_cast<size_t>(b.channel0 + r)].multiplier));
       const int32_t* acc = b.acc + r * b.cols + c0;
       T* out = y + b.offset + r * b.row_stride + c0 * b.col_stride;
       for (int64_t c = 0; c < nc; ++c) {
@@ -42,11 +43,15 @@ __attribute__((target("avx2"))) void FastFloat32Avx2(const std::vector<RequantPa
   const __m256 vlo = _mm256_set1_ps(static_cast<float>(qlo - zy - 1));
   const __m256 vhi = _mm256_set1_ps(static_cast<float>(qhi - zy + 1));
   const __m256i vzy = _mm256_set1_epi32(zy), vqlo = _mm256_set1_epi32(qlo), vqhi = _mm256_set1_epi32(qhi);
-  std::vector<float> m(static_cast<size_t>(b.cols));
-  for (int64_t c = 0; c < b.cols; ++c) m[static_cast<size_t>(c)] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c)].multiplier);
+  const int64_t channels = b.channel_per_row ? b.rows : b.cols;
+  std::vector<float> mv(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) mv[static_cast<size_t>(c)] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c)].multiplier);
+  std::vector<float> row_m(b.channel_per_row ? static_cast<size_t>(b.cols) : 0);
   alignas(32) int32_t q[8];
   for (int64_t r = 0; r < b.rows; ++r) {
     const int32_t* acc = b.acc + r * b.cols;
+    if (b.channel_per_row) std::fill(row_m.begin(), row_m.end(), mv[static_cast<size_t>(r)]);
+    const std::vector<float>& m = b.channel_per_row ? row_m : mv;
     T* out = y + b.offset + r * b.row_stride;
     int64_t c = 0;
     for (; c + 8 <= b.cols; c += 8) {
@@ -87,7 +92,8 @@ void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int
   const DType t = y.dtype();
   for (int64_t r = 0; r < b.rows; ++r) {
     for (int64_t c = 0; c < b.cols; ++c) {
-      const int64_t v = Requantize(p, rp[static_cast<size_t>(b.channel0 + c)], b.acc[r * b.cols + c]);
+      const int64_t ch = b.channel0 + (b.channel_per_row ? r : c);
+      const int64_t v = Requantize(p, rp[static_cast<size_t>(ch)], b.acc[r * b.cols + c]);
       y.SetInt(b.offset + r * b.row_stride + c * b.col_stride, FinishOutput(v, zy, t, DTypeMin(t), DTypeMax(t)));
     }
   }

@@ -19,6 +19,7 @@ struct AccBlock {
   const int32_t* acc;
   int64_t rows, cols, channel0;
   int64_t offset, row_stride, col_stride;
+  bool channel_per_row = false;  // row r (not column c) is output channel channel0 + r
 };
 
 void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
