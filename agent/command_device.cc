@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/fingerprint.h"
 #include "model/ir_file.h"
 #include "model/onnx/onnx_io.h"
 #include "model/tensor_file.h"
@@ -146,11 +147,16 @@ StatusOr<std::unique_ptr<Device>> MakeCommandDevice(const std::string& path) {
           info.declared_profile = d["declared_profile"].get<std::string>();
         }
         if (d.contains("description") && d["description"].is_string()) info.description = d["description"].get<std::string>();
+        if (d.contains("name") && d["name"].is_string()) info.fingerprint["runtime"] = d["name"].get<std::string>();
       }
     }
     std::error_code ec;
     std::filesystem::remove_all(tmpl, ec);
   }
+  for (const auto& [k, v] : HostFingerprint()) {
+    if (k != "kernels_build_id") info.fingerprint[k] = v;  // the runner's code, not our kernels
+  }
+  info.fingerprint["runner"] = path;
   if (!ParseProfile(info.declared_profile).ok()) {
     return InvalidArgument("device 'command:" + path + "': declared profile '" + info.declared_profile + "' is not valid");
   }

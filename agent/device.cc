@@ -4,6 +4,7 @@
 
 #include "agent/command_device.h"
 #include "agent/faulty_device.h"
+#include "agent/fingerprint.h"
 #include "agent/qemu_device.h"
 #include "kernels/executor.h"
 
@@ -18,6 +19,7 @@ class ReferenceDevice : public Device {
     info_.declared_profile = "onnx";
     info_.computes = "any profile";
     info_.description = "the bit-exact reference emulator (reference/)";
+    info_.fingerprint = HostFingerprint();
   }
   const DeviceInfo& info() const override { return info_; }
   bool Computes(const Profile&, std::string*) const override { return true; }
@@ -40,6 +42,8 @@ class HostDevice : public Device {
                          ? "acc_bits=32, acc_overflow=wrap, pair_sat16=on, zp_fold=fold_after, any requantization"
                          : "acc_bits=32, acc_overflow=wrap, pair_sat16=off, any requantization";
     info_.description = "qfarm kernels, " + std::string(kernels::IsaName(path.isa)) + " path";
+    info_.fingerprint = HostFingerprint();
+    info_.fingerprint["kernel_path"] = std::string(kernels::IsaName(path.isa));
   }
   const DeviceInfo& info() const override { return info_; }
   bool Computes(const Profile& p, std::string* why) const override {

@@ -4,6 +4,7 @@
 // interface (DESIGN.md). A Device is not thread-safe; open one per concurrent job.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ struct DeviceInfo {
   std::string computes;                   // which profiles it computes exactly, in words
   bool emulated = false;                  // latency not comparable to hardware
   std::string description;
+  std::map<std::string, std::string> fingerprint;  // agent/fingerprint.h
 };
 
 class Device {

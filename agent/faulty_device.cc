@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "agent/fingerprint.h"
 #include "reference/ops.h"
 
 namespace qfarm {
@@ -83,6 +84,7 @@ class FaultyDevice : public Device {
     info_.declared_profile = "onnx";
     info_.computes = "any profile, with the injected fault";
     info_.description = "the reference emulator with an injected fault";
+    info_.fingerprint = HostFingerprint();
   }
   const DeviceInfo& info() const override { return info_; }
   bool Computes(const Profile&, std::string*) const override { return true; }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sys/wait.h>
 
+#include "agent/fingerprint.h"
 #include "kernels/executor.h"
 #include "model/ir_file.h"
 
@@ -43,6 +44,9 @@ class QemuDevice : public Device {
     info_.computes = "acc_bits=32, acc_overflow=wrap, pair_sat16=off, any requantization";
     info_.emulated = true;
     info_.description = "qfarm kernels for AArch64 (NEON dotprod) under " + setup_.qemu;
+    info_.fingerprint = HostFingerprint();
+    info_.fingerprint["emulator_version"] = ProgramVersion(setup_.qemu) + " -cpu max";
+    info_.fingerprint["kernel_path"] = "neondot (aarch64 build " + setup_.runner + ")";
   }
   const DeviceInfo& info() const override { return info_; }
   bool Computes(const Profile& p, std::string* why) const override {

@@ -37,6 +37,8 @@ int ProfilesCommand(bool json);
 int DiffCommand(const DiffArgs& args);
 // Lists the built-in models, or writes them (and their sample inputs as .pb) to a directory.
 int ModelsCommand(const std::string& export_dir);
+// Lists the devices this machine has, with declared profiles and fingerprints.
+int DevicesCommand(bool json);
 int NightlyCommand(const NightlyArgs& args);
 
 // Prints "farmctl: error: <message>" and returns 2.

@@ -26,13 +26,14 @@ nlohmann::json MetricsJson(const DivergenceMetrics& m) {
           {"ties_only", m.ties_only}, {"delta_histogram", hist}};
 }
 
-void PrintJson(const DiffArgs& args, const DiffReport& r) {
+void PrintJson(const DiffArgs& args, const DiffReport& r, const std::map<std::string, std::string>& fingerprint) {
   nlohmann::json j;
   j["model"] = args.run.model;
   j["device"] = r.device;
   j["emulator_profile"] = r.profile_text;
   j["seed"] = args.run.seed;
   j["bit_exact"] = r.bit_exact;
+  j["device_fingerprint"] = fingerprint;
   j["deterministic"] = r.deterministic;
   j["repeats"] = r.repeats;
   j["first_diverging_node"] = r.first_node.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.first_node);
@@ -108,7 +109,11 @@ int DiffCommand(const DiffArgs& args) {
   if (!emulator_profile.ok()) return ReportError(emulator_profile.status());
   auto report = Diff(*job->device, job->graph, *device_profile, *emulator_profile, job->inputs);
   if (!report.ok()) return ReportError(report.status().WithContext(args.run.model));
-  if (args.json) PrintJson(args, *report); else PrintText(args, *report);
+  if (args.json) {
+    PrintJson(args, *report, job->device->info().fingerprint);
+  } else {
+    PrintText(args, *report);
+  }
   return report->bit_exact && report->deterministic ? 0 : 1;
 }
 

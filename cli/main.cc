@@ -43,6 +43,10 @@ int Main(int argc, char** argv) {
   CLI::App* models_cmd = app.add_subcommand("models", "List the built-in models, or export them as ONNX");
   models_cmd->add_option("--export", export_dir, "write <model>.onnx and sample inputs here");
 
+  bool devices_json = false;
+  CLI::App* devices_cmd = app.add_subcommand("devices", "List the devices this machine has");
+  devices_cmd->add_flag("--json", devices_json, "print JSON");
+
   bool profiles_json = false;
   CLI::App* profiles_cmd = app.add_subcommand("profiles", "List the named arithmetic profiles");
   profiles_cmd->add_flag("--json", profiles_json, "print JSON");
@@ -54,7 +58,7 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
 
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
-    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, profiles, models, nightly)\n",
+    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, devices, profiles, models, nightly)\n",
                  argv[1]);
     return 2;
   }
@@ -72,6 +76,7 @@ int Main(int argc, char** argv) {
   if (*profiles_cmd) return ProfilesCommand(profiles_json);
   if (*diff_cmd) return DiffCommand(diff);
   if (*models_cmd) return ModelsCommand(export_dir);
+  if (*devices_cmd) return DevicesCommand(devices_json);
   if (*nightly_cmd) return NightlyCommand(nightly);
   return 2;
 }

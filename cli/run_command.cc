@@ -89,6 +89,7 @@ int RunCommand(const RunArgs& args) {
     j["profile"] = profile_text;
     j["seed"] = args.seed;
     j["macs"] = result->macs;
+    j["device_fingerprint"] = job->device->info().fingerprint;
     j["time_ms"] = ms;
     for (const FusionRecord& f : job->fused) {
       j["fused"].push_back({{"node", f.fused_node}, {"op", f.op_type}, {"replaced", f.source_nodes}});
@@ -151,6 +152,29 @@ int ModelsCommand(const std::string& export_dir) {
     }
     fmt::print("{}\n", path);
   }
+  return 0;
+}
+
+}  // namespace qfarm::cli
+
+namespace qfarm::cli {
+
+int DevicesCommand(bool json) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const std::string& name : ListDevices()) {
+    auto dev = OpenDevice(name);
+    if (!dev.ok()) return ReportError(dev.status());
+    const DeviceInfo& info = (*dev)->info();
+    if (json) {
+      j.push_back({{"name", info.name}, {"declared_profile", info.declared_profile}, {"computes", info.computes},
+                   {"emulated", info.emulated}, {"description", info.description}, {"fingerprint", info.fingerprint}});
+      continue;
+    }
+    fmt::print("{:<17} declares {:<10} {}{}\n", info.name, info.declared_profile, info.description,
+               info.emulated ? " (emulated)" : "");
+    for (const auto& [k, v] : info.fingerprint) fmt::print("    {:<17} {}\n", k, v);
+  }
+  if (json) std::printf("%s\n", j.dump(2).c_str());
   return 0;
 }
 

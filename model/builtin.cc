@@ -175,7 +175,15 @@ BuiltinModel TransformerMlp(bool qdq) {
     h = b.Op("Relu", p + "_relu", {h}, {p + "_relu_out"});
     outs.push_back(layer(h, p + "_down", w2, s2));
   }
-  b.Op("Concat", "concat_tokens", outs, {"y"}, {{"axis", Int(0)}});
+  if (!qdq) {
+    b.Op("Concat", "concat_tokens", outs, {"y"}, {{"axis", Int(0)}});
+  } else {
+    // A static Q/DQ pair on the output, as a calibrated quantizer writes it: scale ≈ max|y|/127
+    // over the sample input (max|y| ≈ 20.6). It fuses with nothing (Concat is not a fused op).
+    const std::string sy = b.Scalar("y.scale", kF32, 0.165), zy = b.Scalar("y.zp", kI8, 0);
+    const std::string y = b.Op("Concat", "concat_tokens", outs, {"concat_out"}, {{"axis", Int(0)}});
+    b.Op("DequantizeLinear", "dequant_y", {Q(b, "quant_y", y, sy, zy), sy, zy}, {"y"});
+  }
   BuiltinModel m{b.graph().name, b.Build(), {}};
   GraphBuilder in("inputs", 13, 0x7a);
   m.sample_inputs["x"] = in.RandomFloats({kTokens, kModel}, -2.0, 2.0);

@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
       }
       const std::string prefix = m.name + " " + std::string(np.name);
       for (const auto& [name, t] : r->outputs) PrintValue(prefix, name, t, true);
-      for (const auto& [name, t] : r->intermediates) PrintValue(prefix, name, t, false);
+      for (const auto& [name, t] : r->intermediates) {
+        if (!r->outputs.count(name)) PrintValue(prefix, name, t, false);  // outputs: in full above
+      }
       ++printed;
     }
   }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -293,6 +294,32 @@ TEST_F(DiffTest, QemuAarch64DeviceIsBitExactOnTheSuite) {
   auto refused = qfarm::testing::Run(kFarmctl + " run --model " + Model("mlp") + " --device qemu-aarch64 --profile avx2-u8s8");
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("pair_sat16"), std::string::npos) << refused.err;
+}
+
+}  // namespace
+}  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+TEST(Devices, EveryDeviceReportsItsDeclaredProfileAndFingerprint) {
+  auto r = qfarm::testing::Run(kFarmctl + " devices --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j.size(), 3u);  // reference, host, host-scalar at least
+  std::set<std::string> names;
+  for (const auto& d : j) {
+    names.insert(d["name"].get<std::string>());
+    EXPECT_TRUE(ParseProfile(d["declared_profile"].get<std::string>()).ok()) << d.dump();
+    for (const char* key : {"cpu_model", "isa_flags", "os", "kernels_build_id"}) {
+      EXPECT_FALSE(d["fingerprint"][key].get<std::string>().empty()) << d["name"] << " " << key;
+    }
+    if (d["name"] == "qemu-aarch64") {
+      EXPECT_TRUE(d["emulated"].get<bool>());
+      EXPECT_NE(d["fingerprint"]["emulator_version"].get<std::string>().find("qemu"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(names.count("reference") && names.count("host") && names.count("host-scalar"));
 }
 
 }  // namespace
