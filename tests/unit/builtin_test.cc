@@ -75,7 +75,6 @@ TEST(Builtin, OutputsUseTheIntegerRange) {
       max_dev = std::max(max_dev, std::abs(q.GetInt(i) - zp));
       saturated += q.GetInt(i) == lo || q.GetInt(i) == hi;
     }
-    printf("%s max_dev %ld sat %ld of %ld\n", m.name.c_str(), (long)max_dev, (long)saturated, (long)q.numel());
     EXPECT_GE(max_dev, 32) << m.name;
     EXPECT_LE(saturated * 4, q.numel()) << m.name << ": " << saturated << " of " << q.numel();
   }
@@ -197,7 +196,6 @@ TEST(Builtin, TransformerQdqIsWithinOneLsbOfTheIntegerForm) {
                                         << " vs " << yb.GetDouble(i);
       max_q = std::max(max_q, static_cast<int64_t>(std::abs(qb)));
     }
-    printf("%s max_q %ld\n", std::string(np.name).c_str(), (long)max_q);
     EXPECT_GE(max_q, 64) << "output scale too coarse for the int8 range";
     EXPECT_LT(max_q, 127) << "output saturates int8";
   }
