@@ -1,4 +1,5 @@
 #include "agent/diff.h"
+#include "agent/attribution.h"
 
 #include <optional>
 
@@ -120,6 +121,18 @@ StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& dev
         if (report.first_node.empty()) {
           report.first_node = node.name;
           report.first_isolated = layer.isolated;
+          std::vector<const Tensor*> args;
+          for (const std::string& in : node.inputs) {
+            auto it = in.empty() ? emu_values.end() : emu_values.find(in);
+            const Tensor* init = nullptr;
+            if (!in.empty() && it == emu_values.end()) {
+              auto gi = graph.initializers.find(in);
+              if (gi != graph.initializers.end()) init = &gi->second;
+            }
+            args.push_back(it != emu_values.end() ? &it->second : init);
+          }
+          auto attribution = AttributeNode(node, args, d->second, emulator_profile);
+          if (attribution.ok()) report.attribution = attribution->Describe();
         }
       }
       report.layers.push_back(std::move(layer));

@@ -29,6 +29,7 @@ struct DiffReport {
   std::vector<LayerDivergence> layers;              // every node output, topological order
   std::string first_node;                           // "" when bit-exact
   bool first_isolated = false;
+  std::string attribution;  // why the first diverging node differs (agent/attribution.h)
   bool deterministic = true;  // repeated runs on the same inputs gave the same output bytes
   int repeats = 0;
 };

@@ -38,6 +38,7 @@ void PrintJson(const DiffArgs& args, const DiffReport& r, const std::map<std::st
   j["repeats"] = r.repeats;
   j["first_diverging_node"] = r.first_node.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.first_node);
   j["first_divergence"] = r.first_node.empty() ? "none" : (r.first_isolated ? "isolated" : "inherited");
+  if (!r.first_node.empty()) j["attribution"] = r.attribution;
   for (const auto& [name, m] : r.outputs) {
     nlohmann::json o = MetricsJson(m);
     o["name"] = name;
@@ -69,11 +70,16 @@ void PrintText(const DiffArgs& args, const DiffReport& r) {
   if (!r.deterministic) {
     fmt::print("result:   NON-DETERMINISTIC: {} repeated runs on the same inputs gave different outputs\n", r.repeats);
   }
-  if (r.bit_exact) {
+  if (r.bit_exact && !r.first_node.empty()) {
+    fmt::print("result:   BIT-EXACT outputs, but intermediate values diverge from node '{}' (masked downstream)\n",
+               r.first_node);
+    fmt::print("cause:    {}\n", r.attribution);
+  } else if (r.bit_exact) {
     fmt::print("result:   BIT-EXACT\n");
   } else {
     fmt::print("result:   DIVERGENT, first diverging node '{}' ({})\n", r.first_node,
                r.first_isolated ? "diverges on its own" : "inherits upstream error");
+    fmt::print("cause:    {}\n", r.attribution);
   }
   for (const auto& [name, m] : r.outputs) {
     fmt::print("output {}: {} of {} elements differ, max |Δ| {} LSB, mean |Δ| {:.4f}, ties only: {}{}\n",

@@ -95,3 +95,35 @@ TEST(Diff, NonDeterminismCrashAndBadSpecs) {
 
 }  // namespace
 }  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+TEST(Attribution, ExplainsInjectedFaultsAndTheAvx2Path) {
+  auto rounding = DiffOn("faulty:rounding:avgpool2x2:half_up", "mobilenet_block");
+  ASSERT_TRUE(rounding.ok());
+  EXPECT_NE(rounding->attribution.find("reproduced by"), std::string::npos) << rounding->attribution;
+  EXPECT_NE(rounding->attribution.find("rounding=half_up"), std::string::npos) << rounding->attribution;
+  EXPECT_NE(rounding->attribution.find("differs from the declared profile in: rounding)"), std::string::npos);
+  auto acc = DiffOn("faulty:profile:fc2:acc_bits=16,acc_overflow=saturate", "mlp");
+  ASSERT_TRUE(acc.ok());
+  EXPECT_NE(acc->attribution.find("in: acc_bits, acc_overflow)"), std::string::npos) << acc->attribution;
+  auto flip = DiffOn("faulty:bitflip:fc1:5:6", "mlp");
+  ASSERT_TRUE(flip.ok());
+  EXPECT_NE(flip->attribution.find("not explained by any known profile"), std::string::npos) << flip->attribution;
+}
+
+TEST(Attribution, Avx2AgainstOrtIsPairSaturationWithFoldedZeroPoints) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2";
+  auto dev = OpenDevice("host-avx2");
+  ASSERT_TRUE(dev.ok());
+  const BuiltinModel& m = Model("mlp");
+  auto r = Diff(**dev, m.graph, *ParseProfile("avx2-u8s8"), *ParseProfile("ort"), m.sample_inputs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first_node, "fc1");
+  EXPECT_NE(r->attribution.find("(differs from the declared profile in: pair_sat16, zp_fold)"), std::string::npos)
+      << r->attribution;
+}
+
+}  // namespace
+}  // namespace qfarm
