@@ -101,7 +101,7 @@ StatusOr<ExecResult> FaultyDevice::Run(const Graph& graph, const Profile& profil
                                        const ExecOptions& options) {
   if (fault_.kind == "crash") return Unavailable(info_.name + ": the device crashed (injected fault)");
   if (fault_.kind == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(fault_.ms));
-  const bool targeted = !fault_.node.empty();
+  const bool targeted = !fault_.node.empty() && fault_.node != "*";
   if (targeted && !graph.FindNode(fault_.node)) {
     // A one-node sub-graph (isolation probe) of another node runs fault-free.
     if (graph.nodes.size() != 1) return InvalidArgument(info_.name + ": model has no node '" + fault_.node + "'");
@@ -114,7 +114,7 @@ StatusOr<ExecResult> FaultyDevice::Run(const Graph& graph, const Profile& profil
   const uint64_t run = ++runs_ + static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   return RunGraph(graph, inputs, options,
                   [&](const Node& node, const std::vector<const Tensor*>& args) -> StatusOr<std::vector<Tensor>> {
-                    const bool hit = node.name == fault_.node;
+                    const bool hit = node.name == fault_.node || fault_.node == "*";
                     QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out,
                                            RunReferenceNode(node, hit ? node_profile : profile, args));
                     if (hit && fault_.kind == "bitflip" && !out.empty() && out[0].numel() > 0) {

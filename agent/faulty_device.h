@@ -6,7 +6,8 @@
 //   nondet                     one element of the last node's output moves by 1, differently each run
 //   crash                      every run fails as a crashed device would
 //   slow:<ms>                  every run takes <ms> milliseconds longer
-// The device declares `onnx` and computes any profile, like the reference.
+// <node> may be * (every node). The device declares `onnx` and computes any profile, like the
+// reference.
 #pragma once
 
 #include <memory>

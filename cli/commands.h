@@ -39,6 +39,8 @@ int DiffCommand(const DiffArgs& args);
 int ModelsCommand(const std::string& export_dir);
 // Lists the devices this machine has, with declared profiles and fingerprints.
 int DevicesCommand(bool json);
+// The profiles a device's arithmetic is consistent with; 1 when none is.
+int FingerprintCommand(const std::string& device, bool json);
 int NightlyCommand(const NightlyArgs& args);
 
 // Prints "farmctl: error: <message>" and returns 2.

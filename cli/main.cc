@@ -43,6 +43,12 @@ int Main(int argc, char** argv) {
   CLI::App* models_cmd = app.add_subcommand("models", "List the built-in models, or export them as ONNX");
   models_cmd->add_option("--export", export_dir, "write <model>.onnx and sample inputs here");
 
+  std::string fp_device;
+  bool fp_json = false;
+  CLI::App* fp_cmd = app.add_subcommand("fingerprint", "Find the arithmetic profiles a device is consistent with");
+  fp_cmd->add_option("--device", fp_device, "device")->required();
+  fp_cmd->add_flag("--json", fp_json, "print JSON");
+
   bool devices_json = false;
   CLI::App* devices_cmd = app.add_subcommand("devices", "List the devices this machine has");
   devices_cmd->add_flag("--json", devices_json, "print JSON");
@@ -58,7 +64,7 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
 
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
-    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, devices, profiles, models, nightly)\n",
+    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, fingerprint, devices, profiles, models, nightly)\n",
                  argv[1]);
     return 2;
   }
@@ -77,6 +83,7 @@ int Main(int argc, char** argv) {
   if (*diff_cmd) return DiffCommand(diff);
   if (*models_cmd) return ModelsCommand(export_dir);
   if (*devices_cmd) return DevicesCommand(devices_json);
+  if (*fp_cmd) return FingerprintCommand(fp_device, fp_json);
   if (*nightly_cmd) return NightlyCommand(nightly);
   return 2;
 }
