@@ -18,6 +18,7 @@ struct RunArgs {
   uint64_t seed = 1;
   std::string output_dir;
   bool json = false;
+  bool latency = false;  // measure latency by DESIGN.md's rules after the run
 };
 
 struct DiffArgs {
@@ -30,6 +31,9 @@ struct NightlyArgs {
   bool local = false;
   std::string db;
   uint64_t seed = 1;
+  double warmup_s = 0.2;  // latency rules (DESIGN.md): warm-up ≥ 3 runs and warmup_s,
+  double measure_s = 1.0; // then ≥ min_runs runs and measure_s
+  int min_runs = 30;
 };
 
 int RunCommand(const RunArgs& args);

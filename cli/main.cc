@@ -28,6 +28,7 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--seed", run.seed, "seed for generated inputs");
   run_cmd->add_option("--output-dir", run.output_dir, "write outputs here as <name>.pb and .npy");
   run_cmd->add_flag("--json", run.json, "print a JSON report");
+  run_cmd->add_flag("--latency", run.latency, "also measure latency (cold run, warm-up, >= 30 runs and 1 s)");
 
   DiffArgs diff;
   CLI::App* diff_cmd = app.add_subcommand("diff", "Diff a device against the emulator, layer by layer");
@@ -62,6 +63,9 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_flag("--local", nightly.local, "in-process, no controller (required for now)");
   nightly_cmd->add_option("--db", nightly.db, "SQLite database file");
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
+  nightly_cmd->add_option("--warmup-s", nightly.warmup_s, "latency warm-up: at least this many seconds (and 3 runs)");
+  nightly_cmd->add_option("--measure-s", nightly.measure_s, "latency: timed runs for at least this many seconds");
+  nightly_cmd->add_option("--min-runs", nightly.min_runs, "latency: at least this many timed runs");
 
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
     std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, fingerprint, devices, profiles, models, nightly)\n",

@@ -12,6 +12,7 @@
 
 #include "agent/device.h"
 #include "agent/diff.h"
+#include "agent/latency.h"
 #include "agent/hash.h"
 #include "agent/metrics.h"
 #include "cli/commands.h"
@@ -48,8 +49,8 @@ std::string FirstDivergingNode(const Graph& g, const ExecResult& a, const ExecRe
 
 
 // Device × model matrix: each device against the emulator with its declared profile, a
-// determinism probe, and latency (3 warm-up runs, then 10 timed runs; p50 and CV).
-int DeviceMatrix(const std::vector<BuiltinModel>& suite) {
+// determinism probe, and latency by DESIGN.md's rules (agent/latency.h): p50 and CV.
+int DeviceMatrix(const std::vector<BuiltinModel>& suite, const LatencyOptions& latency_options) {
   fmt::print("\n{:<22} {:<17} {:<14} {:<10} {:>9} {:>7} {}\n", "model", "device", "profile", "result",
              "p50 ms", "CV", "first diverging node (mismatches, max |Δ| LSB)");
   int failures = 0;
@@ -66,23 +67,8 @@ int DeviceMatrix(const std::vector<BuiltinModel>& suite) {
         fmt::print("{:<22} {:<17} error: {}\n", m.name, name, report.status().message());
         continue;
       }
-      std::vector<double> ms;
-      std::string first_hash;
-      bool deterministic = true;
-      for (int i = 0; i < 13; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        auto r = (*dev)->Run(g, declared, m.sample_inputs, ExecOptions{});
-        const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (!r.ok()) { deterministic = false; break; }
-        const std::string h = OutputsHash(r->outputs);
-        if (first_hash.empty()) first_hash = h;
-        deterministic = deterministic && h == first_hash;
-        if (i >= 3) ms.push_back(t);
-      }
-      std::sort(ms.begin(), ms.end());
-      double mean = 0, var = 0;
-      for (double t : ms) mean += t / static_cast<double>(ms.size());
-      for (double t : ms) var += (t - mean) * (t - mean) / static_cast<double>(ms.size());
+      auto latency = MeasureLatency(**dev, g, declared, m.sample_inputs, latency_options);
+      const bool deterministic = report->deterministic && latency.ok();
       const bool ok = report->bit_exact && deterministic;
       failures += ok ? 0 : 1;
       std::string first = "-";
@@ -95,7 +81,7 @@ int DeviceMatrix(const std::vector<BuiltinModel>& suite) {
       }
       fmt::print("{:<22} {:<17} {:<14} {:<10} {:>9.3f} {:>7.3f} {}{}\n", m.name, name,
                  (*dev)->info().declared_profile, report->bit_exact ? "bit-exact" : "DIVERGENT",
-                 ms.empty() ? 0.0 : ms[ms.size() / 2], mean > 0 ? std::sqrt(var) / mean : 0.0, first,
+                 latency.ok() ? latency->p50_ms : 0.0, latency.ok() ? latency->cv : 0.0, first,
                  std::string(deterministic ? "" : "  NON-DETERMINISTIC") +
                      ((*dev)->info().emulated ? "  (emulated: latency not comparable to hardware)" : ""));
     }
@@ -149,7 +135,11 @@ int NightlyCommand(const NightlyArgs& args) {
     fmt::print("note: {} was not written: the SQLite store (controller/) is not built yet\n", args.db);
   }
   fmt::print("\n== devices against the emulator with their declared profiles ==");
-  const int device_failures = DeviceMatrix(suite);
+  LatencyOptions latency;
+  latency.min_s = args.measure_s;
+  latency.min_warmup_s = args.warmup_s;
+  latency.min_runs = args.min_runs;
+  const int device_failures = DeviceMatrix(suite, latency);
   if (device_failures < 0) return 2;
   fmt::print("\n== the emulator under every named profile ==");
   const int profile_failures = ProfileMatrix(suite);

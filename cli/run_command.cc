@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "agent/device.h"
 #include "agent/hash.h"
 #include "agent/inputs.h"
+#include "agent/latency.h"
 #include "cli/commands.h"
 #include "cli/model_input.h"
 #include "model/onnx/onnx_io.h"
@@ -81,6 +83,12 @@ int RunCommand(const RunArgs& args) {
     Status s = WriteOutputs(args.output_dir, result->outputs);
     if (!s.ok()) return ReportError(s);
   }
+  std::optional<LatencySummary> latency;
+  if (args.latency) {
+    auto l = MeasureLatency(*job->device, job->graph, *profile, job->inputs, LatencyOptions{});
+    if (!l.ok()) return ReportError(l.status().WithContext(args.model));
+    latency = *l;
+  }
   const std::string profile_text = ProfileToText(*profile, true);
   if (args.json) {
     nlohmann::json j;
@@ -90,6 +98,13 @@ int RunCommand(const RunArgs& args) {
     j["seed"] = args.seed;
     j["macs"] = result->macs;
     j["device_fingerprint"] = job->device->info().fingerprint;
+    if (latency) {
+      j["latency"] = {{"cold_ms", latency->cold_ms}, {"runs", latency->samples_ms.size()},
+                      {"min_ms", latency->min_ms}, {"p50_ms", latency->p50_ms}, {"p90_ms", latency->p90_ms},
+                      {"p99_ms", latency->p99_ms}, {"mean_ms", latency->mean_ms}, {"stddev_ms", latency->stddev_ms},
+                      {"cv", latency->cv}, {"comparable_to_hardware", latency->comparable_to_hardware},
+                      {"samples_ms", latency->samples_ms}};
+    }
     j["time_ms"] = ms;
     for (const FusionRecord& f : job->fused) {
       j["fused"].push_back({{"node", f.fused_node}, {"op", f.op_type}, {"replaced", f.source_nodes}});
@@ -113,6 +128,12 @@ int RunCommand(const RunArgs& args) {
                TensorSha256(t));
   }
   fmt::print("macs:    {}\ntime:    {:.3f} ms\n", result->macs, ms);
+  if (latency) {
+    fmt::print("latency: cold {:.3f} ms; {} runs: min {:.3f}, p50 {:.3f}, p90 {:.3f}, p99 {:.3f}, mean {:.3f} ms, CV {:.3f}{}\n",
+               latency->cold_ms, latency->samples_ms.size(), latency->min_ms, latency->p50_ms, latency->p90_ms,
+               latency->p99_ms, latency->mean_ms, latency->cv,
+               latency->comparable_to_hardware ? "" : " (emulated: not comparable to hardware)");
+  }
   return 0;
 }
 

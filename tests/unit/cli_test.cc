@@ -324,3 +324,19 @@ TEST(Devices, EveryDeviceReportsItsDeclaredProfileAndFingerprint) {
 
 }  // namespace
 }  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+TEST(Nightly, LocalRunIsBitExactOnEveryDeviceAndSaysTheDatabaseIsNotWritten) {
+  auto r = qfarm::testing::Run(kFarmctl + " nightly --local --db farm-test.db --warmup-s 0 --measure-s 0 --min-runs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("farm-test.db was not written"), std::string::npos);
+  EXPECT_EQ(r.out.find("DIVERGENT"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("NON-DETERMINISTIC"), std::string::npos) << r.out;
+  for (const char* d : {"host ", "host-scalar", "host-avx2"}) EXPECT_NE(r.out.find(d), std::string::npos) << d;
+  EXPECT_NE(r.out.find("0 device job(s) divergent"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qfarm
