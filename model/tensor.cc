@@ -108,26 +108,30 @@ float HalfToFloat(uint16_t h) {
   return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
-uint16_t FloatToHalf(float f) {
-  const uint32_t bits = std::bit_cast<uint32_t>(f);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
-  const uint32_t abs = bits & 0x7fffffffu;
-  if (abs >= 0x7f800000u) {  // inf or NaN (keep NaN quiet and non-zero)
-    return sign | 0x7c00 | (abs > 0x7f800000u ? 0x200 : 0);
+namespace {
+
+// IEEE binary16 from a double with one rounding (nearest, ties to even). Scaling by powers of two
+// is exact in double, so the only rounding is nearbyint's (default mode: half-even).
+uint16_t DoubleToHalf(double v) {
+  const uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+  const double a = std::fabs(v);
+  if (std::isnan(v)) return sign | 0x7e00;
+  if (a >= 65520.0) return sign | 0x7c00;  // 65520 is the tie between 65504 and 2^16: even is inf
+  if (a < 0x1p-14) {
+    // Subnormal (or zero): a multiple of 2^-24; 1024 · 2^-24 becomes the smallest normal.
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 0x1p24));
   }
-  if (abs >= 0x477ff000u) return sign | 0x7c00;  // rounds to ≥ 65520: overflow to inf
-  if (abs < 0x38800000u) {
-    // Result is subnormal (or zero): value / 2^-24 rounded half-even.
-    const float scaled = std::bit_cast<float>(abs) * 16777216.0f;  // exact: power of two
-    const uint32_t q = static_cast<uint32_t>(std::nearbyint(scaled));  // default mode: half-even
-    return sign | static_cast<uint16_t>(q);
-  }
-  // Normal: drop 13 mantissa bits with round-half-even; carries propagate into the exponent.
-  const uint32_t rebased = abs - (112u << 23);
-  const uint32_t lsb = (rebased >> 13) & 1;
-  const uint32_t rounded = (rebased + 0xfffu + lsb) >> 13;
-  return sign | static_cast<uint16_t>(rounded);
+  int e = 0;
+  const double m = std::frexp(a, &e);  // a = m · 2^e, m in [0.5, 1)
+  const auto q = static_cast<uint32_t>(std::nearbyint(std::ldexp(m, 11)));  // [1024, 2048]
+  // A carry (q == 2048) moves into the exponent field, as it should.
+  const uint32_t bits = (static_cast<uint32_t>(e - 1 + 15) << 10) + (q - 1024);
+  return sign | static_cast<uint16_t>(bits);
 }
+
+}  // namespace
+
+uint16_t FloatToHalf(float f) { return DoubleToHalf(static_cast<double>(f)); }
 
 Tensor::Tensor(DType dtype, Shape shape)
     : dtype_(dtype), shape_(std::move(shape)), numel_(NumElements(shape_)) {
@@ -160,12 +164,17 @@ int64_t Tensor::GetInt(int64_t i) const {
     case DType::kUInt16: return Load<uint16_t>(p);
     case DType::kInt32: return Load<int32_t>(p);
     case DType::kInt64: return Load<int64_t>(p);
-    default: {
+    case DType::kUndefined: return 0;
+    case DType::kFloat32: case DType::kFloat16: case DType::kFloat64: {
+      // Truncation toward zero, saturated to int64 (NaN reads as 0).
       const double d = GetDouble(i);
-      if (!(std::fabs(d) < 9.2e18)) return 0;
+      if (std::isnan(d)) return 0;
+      if (d >= 0x1p63) return std::numeric_limits<int64_t>::max();
+      if (d < -0x1p63) return std::numeric_limits<int64_t>::min();
       return static_cast<int64_t>(d);
     }
   }
+  return 0;
 }
 
 void Tensor::SetInt(int64_t i, int64_t v) {
@@ -177,7 +186,11 @@ void Tensor::SetInt(int64_t i, int64_t v) {
     case DType::kUInt16: Store(p, static_cast<uint16_t>(v)); return;
     case DType::kInt32: Store(p, static_cast<int32_t>(v)); return;
     case DType::kInt64: Store(p, v); return;
-    default: SetDouble(i, static_cast<double>(v)); return;
+    // Float targets: one rounding from the exact integer (int64 → float is a single IEEE step).
+    case DType::kFloat32: Store(p, static_cast<float>(v)); return;
+    case DType::kFloat64: Store(p, static_cast<double>(v)); return;
+    case DType::kFloat16: Store(p, DoubleToHalf(static_cast<double>(v))); return;
+    case DType::kUndefined: return;
   }
 }
 
@@ -187,6 +200,7 @@ double Tensor::GetDouble(int64_t i) const {
     case DType::kFloat32: return Load<float>(p);
     case DType::kFloat64: return Load<double>(p);
     case DType::kFloat16: return HalfToFloat(Load<uint16_t>(p));
+    case DType::kUndefined: return 0;
     default: return static_cast<double>(GetInt(i));
   }
 }
@@ -196,7 +210,8 @@ void Tensor::SetDouble(int64_t i, double v) {
   switch (dtype_) {
     case DType::kFloat32: Store(p, static_cast<float>(v)); return;
     case DType::kFloat64: Store(p, v); return;
-    case DType::kFloat16: Store(p, FloatToHalf(static_cast<float>(v))); return;
+    case DType::kFloat16: Store(p, DoubleToHalf(v)); return;  // one rounding, not via float
+    case DType::kUndefined: return;
     default: {
       // Integer targets: truncate toward zero, clamped to the type's range (NaN → 0).
       double c = std::isnan(v) ? 0.0 : std::trunc(v);
