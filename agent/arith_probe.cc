@@ -9,24 +9,18 @@
 namespace qfarm {
 namespace {
 
-const std::vector<std::pair<std::string, std::vector<std::string>>>& Axes() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> axes = {
-      {"acc_bits", {"16", "24", "32", "40", "48", "64"}}, {"acc_overflow", {"wrap", "saturate"}},
-      {"pair_sat16", {"off", "on"}}, {"zp_fold", {"subtract_first", "fold_after"}}, {"bias", {"after", "before"}},
-      {"multiplier_from", {"float32", "float64"}}, {"requant", {"float32", "float64", "fixed_double", "fixed_single"}},
-      {"mult_bits", {"31", "24", "15"}}, {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor", "half_down"}}};
-  return axes;
-}
-
 std::vector<Profile> AllProfiles() {
   std::vector<Profile> out;
-  std::vector<size_t> idx(Axes().size(), 0);
+  const std::vector<ProfileKey>& axes = ProfileVocabulary();
+  std::vector<size_t> idx(axes.size(), 0);
   while (true) {
     std::string text;
-    for (size_t k = 0; k < idx.size(); ++k) text += (k ? "," : "") + Axes()[k].first + "=" + Axes()[k].second[idx[k]];
+    for (size_t k = 0; k < idx.size(); ++k) {
+      text += (k ? "," : "") + std::string(axes[k].key) + "=" + std::string(axes[k].values[idx[k]]);
+    }
     out.push_back(*ParseProfile(text));
     size_t k = 0;
-    while (k < idx.size() && ++idx[k] == Axes()[k].second.size()) idx[k++] = 0;
+    while (k < idx.size() && ++idx[k] == axes[k].values.size()) idx[k++] = 0;
     if (k == idx.size()) return out;
   }
 }
@@ -129,7 +123,8 @@ void Summarize(ArithFingerprint* f) {
       if (c == p) { f->named.emplace_back(np.name); break; }
     }
   }
-  for (const auto& [key, values] : Axes()) {
+  for (const ProfileKey& axis : ProfileVocabulary()) {
+    const std::string key(axis.key);
     std::set<std::string> seen;
     for (const Profile& c : f->consistent) {
       const std::string text = ProfileToText(c, true);
@@ -137,7 +132,7 @@ void Summarize(ArithFingerprint* f) {
       seen.insert(text.substr(at + key.size() + 1, text.find(',', at) - at - key.size() - 1));
     }
     std::vector<std::string> ordered;
-    for (const std::string& v : values) if (seen.count(v)) ordered.push_back(v);
+    for (std::string_view v : axis.values) if (seen.count(std::string(v))) ordered.emplace_back(v);
     f->keys.emplace_back(key, ordered);
   }
 }

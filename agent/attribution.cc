@@ -21,33 +21,15 @@ std::vector<std::pair<std::string, std::string>> Items(const Profile& p) {
   return items;
 }
 
-// Every value of every key (the text form's vocabulary).
-const std::vector<std::pair<std::string, std::vector<std::string>>>& Vocabulary() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> v = {
-      {"acc_bits", {"16", "24", "32", "40", "48", "64"}}, {"acc_overflow", {"wrap", "saturate"}},
-      {"pair_sat16", {"off", "on"}}, {"zp_fold", {"subtract_first", "fold_after"}}, {"bias", {"after", "before"}},
-      {"multiplier_from", {"float32", "float64"}}, {"requant", {"float32", "float64", "fixed_double", "fixed_single"}},
-      {"mult_bits", {"31", "24", "15"}}, {"rounding", {"half_even", "half_away", "half_up", "trunc", "floor", "half_down"}}};
-  return v;
-}
-
 std::vector<Profile> Candidates(const Profile& declared) {
   std::vector<std::string> singles;  // "key=value" changes
-  for (const auto& [key, values] : Vocabulary()) {
-    for (const std::string& v : values) {
-      singles.push_back(key + "=" + v);
-    }
+  for (const ProfileKey& axis : ProfileVocabulary()) {
+    for (std::string_view v : axis.values) singles.push_back(std::string(axis.key) + "=" + std::string(v));
   }
   std::vector<Profile> out;
   std::set<std::string> seen = {ProfileToText(declared, true)};
   auto add = [&](const std::string& overrides) {
-    // Rebuild from the declared profile's items with the overrides replacing their keys.
-    std::string text;
-    for (const auto& [k, v] : Items(declared)) {
-      if (overrides.find(k + "=") != std::string::npos) continue;
-      text += (text.empty() ? "" : ",") + k + "=" + v;
-    }
-    auto p = ParseProfile(text + "," + overrides);
+    auto p = OverrideProfile(declared, overrides);
     if (p.ok() && seen.insert(ProfileToText(*p, true)).second) out.push_back(*p);
   };
   for (const std::string& s : singles) add(s);

@@ -3,11 +3,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
-#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
 #include "agent/fingerprint.h"
+#include "agent/job_dir.h"
 #include "model/ir_file.h"
 #include "model/onnx/onnx_io.h"
 #include "model/tensor_file.h"
@@ -16,26 +16,10 @@
 namespace qfarm {
 namespace {
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs a shell command with a timeout; stdout and stderr go to files in `dir`.
-int RunWithTimeout(const std::string& cmd, const std::string& dir) {
+int TimeoutSeconds() {
   const char* env = std::getenv("QFARM_COMMAND_TIMEOUT_S");
-  const std::string timeout = env ? env : "600";
-  const std::string full = "timeout " + Quote(timeout) + " " + cmd + " >" + Quote(dir + "/stdout") + " 2>" +
-                           Quote(dir + "/stderr");
-  const int status = std::system(full.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-std::string FirstLine(const std::string& path) {
-  auto bytes = ReadFileBytes(path, 1 << 20);
-  if (!bytes.ok()) return "";
-  return bytes->substr(0, bytes->find('\n'));
+  const int t = env ? std::atoi(env) : 600;
+  return t > 0 ? t : 600;
 }
 
 // The model as the runner receives it; with capture, every node output is a graph output too.
@@ -73,13 +57,8 @@ class CommandDevice : public Device {
 
 StatusOr<ExecResult> CommandDevice::Run(const Graph& graph, const Profile& profile, const TensorMap& inputs,
                                         const ExecOptions& options) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "qfarm-job-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) return Unavailable(info_.name + ": cannot create a job directory");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() { std::error_code ec; std::filesystem::remove_all(d, ec); }
-  } cleanup{dir};
+  QFARM_ASSIGN_OR_RETURN(JobDir job_dir, JobDir::Create("qfarm-job"));
+  const std::string dir = job_dir.path();
   std::filesystem::create_directories(dir + "/inputs");
   std::filesystem::create_directories(dir + "/outputs");
   QFARM_ASSIGN_OR_RETURN(std::string model, ModelBytes(graph, options.capture_intermediates));
@@ -96,10 +75,10 @@ StatusOr<ExecResult> CommandDevice::Run(const Graph& graph, const Profile& profi
     job["inputs"].push_back({{"name", name}, {"file", file}});
   }
   QFARM_RETURN_IF_ERROR(WriteFileBytes(dir + "/job.json", job.dump(2)));
-  const int rc = RunWithTimeout(Quote(path_) + " " + Quote(dir), dir);
+  const int rc = RunCaptured(ShellQuote(path_) + " " + ShellQuote(dir), job_dir, TimeoutSeconds());
   if (rc != 0) {
     return Unavailable(info_.name + ": runner exited with status " + std::to_string(rc) +
-                       (rc == 124 ? " (timed out)" : "") + ": " + FirstLine(dir + "/stderr"));
+                       (rc == 124 ? " (timed out)" : "") + ": " + FirstLineOf(job_dir.File("stderr")));
   }
   QFARM_ASSIGN_OR_RETURN(std::string result_text, ReadFileBytes(dir + "/result.json", 64 << 20));
   const nlohmann::json result = nlohmann::json::parse(result_text, nullptr, false);
@@ -137,10 +116,10 @@ StatusOr<std::unique_ptr<Device>> MakeCommandDevice(const std::string& path) {
   info.name = "command:" + path;
   info.declared_profile = "onnx";
   info.computes = "the profile it declares";
-  std::string tmpl = (std::filesystem::temp_directory_path() / "qfarm-describe-XXXXXX").string();
-  if (mkdtemp(tmpl.data())) {
-    if (RunWithTimeout(Quote(path) + " --describe", tmpl) == 0) {
-      auto text = ReadFileBytes(tmpl + "/stdout", 1 << 20);
+  auto describe_dir = JobDir::Create("qfarm-describe");
+  if (describe_dir.ok()) {
+    if (RunCaptured(ShellQuote(path) + " --describe", *describe_dir, TimeoutSeconds()) == 0) {
+      auto text = ReadFileBytes(describe_dir->File("stdout"), 1 << 20);
       const nlohmann::json d = nlohmann::json::parse(text.ok() ? *text : "", nullptr, false);
       if (!d.is_discarded() && d.is_object()) {
         if (d.contains("declared_profile") && d["declared_profile"].is_string()) {
@@ -150,8 +129,6 @@ StatusOr<std::unique_ptr<Device>> MakeCommandDevice(const std::string& path) {
         if (d.contains("name") && d["name"].is_string()) info.fingerprint["runtime"] = d["name"].get<std::string>();
       }
     }
-    std::error_code ec;
-    std::filesystem::remove_all(tmpl, ec);
   }
   for (const auto& [k, v] : HostFingerprint()) {
     if (k != "kernels_build_id") info.fingerprint[k] = v;  // the runner's code, not our kernels

@@ -1,7 +1,6 @@
 #include "agent/faulty_device.h"
 
 #include <chrono>
-#include <random>
 #include <thread>
 
 #include "agent/fingerprint.h"
@@ -62,21 +61,6 @@ StatusOr<Fault> ParseFault(const std::string& spec) {
   return f;
 }
 
-// Applies "key=value,..." overrides onto a profile by way of its text form.
-StatusOr<Profile> Override(const Profile& base, const std::string& overrides) {
-  const std::string text = ProfileToText(base, true);
-  std::string merged;
-  // Keys named in the override replace the base's; the rest of the base stays.
-  for (size_t start = 0; start <= text.size();) {
-    const size_t end = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, end - start);
-    const std::string key = item.substr(0, item.find('='));
-    if (overrides.find(key + "=") == std::string::npos) merged += (merged.empty() ? "" : ",") + item;
-    start = end + 1;
-  }
-  return ParseProfile(merged + "," + overrides);
-}
-
 class FaultyDevice : public Device {
  public:
   FaultyDevice(std::string spec, Fault fault) : fault_(std::move(fault)) {
@@ -108,10 +92,10 @@ StatusOr<ExecResult> FaultyDevice::Run(const Graph& graph, const Profile& profil
   }
   Profile node_profile = profile;
   if (!fault_.profile_override.empty()) {
-    QFARM_ASSIGN_OR_RETURN(node_profile, Override(profile, fault_.profile_override));
+    QFARM_ASSIGN_OR_RETURN(node_profile, OverrideProfile(profile, fault_.profile_override));
   }
   const std::string last = graph.nodes.empty() ? "" : graph.nodes.back().name;
-  const uint64_t run = ++runs_ + static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const uint64_t run = ++runs_;
   return RunGraph(graph, inputs, options,
                   [&](const Node& node, const std::vector<const Tensor*>& args) -> StatusOr<std::vector<Tensor>> {
                     const bool hit = node.name == fault_.node || fault_.node == "*";
@@ -123,8 +107,8 @@ StatusOr<ExecResult> FaultyDevice::Run(const Graph& graph, const Profile& profil
                       b ^= std::byte{static_cast<unsigned char>(1u << fault_.bit)};
                     }
                     if (fault_.kind == "nondet" && node.name == last && !out.empty() && out[0].numel() > 0) {
-                      std::mt19937_64 rng(run);
-                      const int64_t i = static_cast<int64_t>(rng() % static_cast<uint64_t>(out[0].numel()));
+                      // A different element each run, so no two consecutive runs agree.
+                      const int64_t i = static_cast<int64_t>(run % static_cast<uint64_t>(out[0].numel()));
                       if (IsFloatType(out[0].dtype())) out[0].SetDouble(i, out[0].GetDouble(i) + 1.0);
                       else out[0].SetInt(i, out[0].GetInt(i) == DTypeMax(out[0].dtype()) ? out[0].GetInt(i) - 1 : out[0].GetInt(i) + 1);
                     }

@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <sys/wait.h>
 
 #include "agent/fingerprint.h"
+#include "agent/job_dir.h"
 #include "kernels/executor.h"
 #include "model/ir_file.h"
 
@@ -14,12 +14,6 @@
 
 namespace qfarm {
 namespace {
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 std::string FindOnPath(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -62,25 +56,17 @@ class QemuDevice : public Device {
 
 StatusOr<ExecResult> QemuDevice::Run(const Graph& graph, const Profile& profile, const TensorMap& inputs,
                                      const ExecOptions& options) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "qfarm-qemu-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) return Unavailable("qemu-aarch64: cannot create a job directory");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() { std::error_code ec; std::filesystem::remove_all(d, ec); }
-  } cleanup{dir};
+  QFARM_ASSIGN_OR_RETURN(JobDir job_dir, JobDir::Create("qfarm-qemu"));
+  const std::string dir = job_dir.path();
   QFARM_RETURN_IF_ERROR(WriteFileBytes(dir + "/model.qir", SerializeGraph(graph)));
   QFARM_RETURN_IF_ERROR(WriteFileBytes(dir + "/inputs.qtm", SerializeTensors(inputs)));
-  const std::string cmd = "timeout 600 " + ShellQuote(setup_.qemu) + " -cpu max " + ShellQuote(setup_.runner) + " " +
-                          ShellQuote(dir) + " --path neondot --profile " + ShellQuote(ProfileToText(profile, true)) +
-                          (options.capture_intermediates ? " --capture" : "") + " >" + ShellQuote(dir + "/log") +
-                          " 2>&1";
-  const int status = std::system(cmd.c_str());
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    auto log = ReadFileBytes(dir + "/log", 1 << 20);
-    std::string line = log.ok() ? log->substr(0, log->find('\n')) : "";
-    return Unavailable("qemu-aarch64: the runner failed (exit " +
-                       std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + line);
+  const std::string cmd = ShellQuote(setup_.qemu) + " -cpu max " + ShellQuote(setup_.runner) + " " + ShellQuote(dir) +
+                          " --path neondot --profile " + ShellQuote(ProfileToText(profile, true)) +
+                          (options.capture_intermediates ? " --capture" : "");
+  const int rc = RunCaptured(cmd, job_dir, 600);
+  if (rc != 0) {
+    return Unavailable("qemu-aarch64: the runner failed (exit " + std::to_string(rc) + "): " +
+                       FirstLineOf(job_dir.File("stderr")));
   }
   QFARM_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(dir + "/outputs.qtm"));
   QFARM_ASSIGN_OR_RETURN(TensorMap all, ParseTensors(bytes));

@@ -172,6 +172,17 @@ StatusOr<Profile> ParseProfile(std::string_view text) {
   return p;
 }
 
+StatusOr<Profile> OverrideProfile(const Profile& base, std::string_view overrides) {
+  Profile p = base;
+  std::vector<std::string_view> seen;
+  for (std::string_view item : Split(overrides, ',')) {
+    if (item.empty()) return InvalidArgument("profile overrides '" + std::string(overrides) + "': empty item");
+    Status s = ApplyItem(item, p, seen);
+    if (!s.ok()) return s.WithContext("profile overrides '" + std::string(overrides) + "'");
+  }
+  return p;
+}
+
 std::string ProfileToText(const Profile& p, bool all_keys) {
   const Profile defaults;
   std::string text;
@@ -190,6 +201,15 @@ std::optional<std::string_view> ProfileName(const Profile& p) {
     if (parsed.ok() && *parsed == p) return n.name;
   }
   return std::nullopt;
+}
+
+const std::vector<ProfileKey>& ProfileVocabulary() {
+  static const std::vector<ProfileKey> vocabulary = [] {
+    std::vector<ProfileKey> v;
+    for (const KeySpec& k : Keys()) v.push_back({k.key, k.values});
+    return v;
+  }();
+  return vocabulary;
 }
 
 std::string_view RoundingName(Rounding r) {

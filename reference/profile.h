@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -49,10 +50,20 @@ struct NamedProfile {
 std::span<const NamedProfile> NamedProfiles();
 
 StatusOr<Profile> ParseProfile(std::string_view name_or_text);
+// `base` with the "key=value,..." items of `overrides` applied (each key at most once).
+StatusOr<Profile> OverrideProfile(const Profile& base, std::string_view overrides);
 std::string ProfileToText(const Profile& p, bool all_keys = false);
 // The first named profile equal to p, if any.
 std::optional<std::string_view> ProfileName(const Profile& p);
 
 std::string_view RoundingName(Rounding r);
+
+// The text form's vocabulary: every key in canonical order with all its values (the first value
+// of each is not necessarily the default). Used to enumerate candidate profiles.
+struct ProfileKey {
+  std::string_view key;
+  std::vector<std::string_view> values;
+};
+const std::vector<ProfileKey>& ProfileVocabulary();
 
 }  // namespace qfarm

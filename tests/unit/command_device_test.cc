@@ -7,17 +7,14 @@
 
 #include "agent/diff.h"
 #include "model/builtin.h"
+#include "tests/support/models.h"
 #include "model/qdq_fusion.h"
 #include "tests/support/test_util.h"
 
 namespace qfarm {
 namespace {
 
-const BuiltinModel& Model(const std::string& name) {
-  static const std::vector<BuiltinModel> suite = BuiltinSuite();
-  for (const BuiltinModel& m : suite) if (m.name == name) return m;
-  throw std::runtime_error(name);
-}
+const BuiltinModel& Model(const std::string& name) { return qfarm::testing::Builtin(name); }
 
 std::string Script(const qfarm::testing::TempDir& dir, const std::string& name, const std::string& body) {
   const std::string path = dir.File(name);

@@ -4,16 +4,13 @@
 
 #include "agent/diff.h"
 #include "model/builtin.h"
+#include "tests/support/models.h"
 #include "model/qdq_fusion.h"
 
 namespace qfarm {
 namespace {
 
-const BuiltinModel& Model(const std::string& name) {
-  static const std::vector<BuiltinModel> suite = BuiltinSuite();
-  for (const BuiltinModel& m : suite) if (m.name == name) return m;
-  throw std::runtime_error(name);
-}
+const BuiltinModel& Model(const std::string& name) { return qfarm::testing::Builtin(name); }
 
 StatusOr<DiffReport> DiffOn(const std::string& device, const std::string& model) {
   auto dev = OpenDevice(device);
