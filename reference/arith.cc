@@ -2,6 +2,7 @@
 // transcription of one rule; exact integer math in int64/__int128, floats without contraction.
 #include "reference/arith.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -41,20 +42,16 @@ i128 RoundShift128(i128 x, int e, Rounding r) {
   return floor;
 }
 
-// Rounds floor value `fl` plus fraction `diff` in [0, 1), with `negative` the sign of the input.
-int64_t RoundFraction(double fl, double diff, bool negative, Rounding r) {
-  bool up = false;
-  switch (r) {
-    case Rounding::kFloor: up = false; break;
-    case Rounding::kTrunc: up = negative && diff > 0; break;
-    case Rounding::kHalfUp: up = diff >= 0.5; break;
-    case Rounding::kHalfDown: up = diff > 0.5; break;
-    case Rounding::kHalfAway: up = diff > 0.5 || (diff == 0.5 && !negative); break;
-    case Rounding::kHalfEven:
-      up = diff > 0.5 || (diff == 0.5 && std::fmod(fl, 2.0) != 0.0);
-      break;
-  }
-  return static_cast<int64_t>(fl) + (up ? 1 : 0);
+// Float → float32 without the undefined behaviour of converting an out-of-range double: values
+// beyond FLT_MAX round to ±FLT_MAX or ±inf exactly as an IEEE round-to-nearest conversion does.
+float ToFloat(double d) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  constexpr double kOverflow = kMax + 0x1p103;  // FLT_MAX + half an ulp: ties go to even (inf)
+  if (d >= kOverflow) return std::numeric_limits<float>::infinity();
+  if (d <= -kOverflow) return -std::numeric_limits<float>::infinity();
+  if (d > kMax) return std::numeric_limits<float>::max();
+  if (d < -kMax) return -std::numeric_limits<float>::max();
+  return static_cast<float>(d);
 }
 
 int64_t SaturatingAdd64(int64_t a, int64_t b) {
@@ -69,9 +66,20 @@ int64_t RoundToInt(double v, Rounding r) {
   if (v < -9223372036854775808.0) return kInt64Min;
   const double fl = std::floor(v);
   if (fl == v) return static_cast<int64_t>(v);
-  if (fl < -9223372036854775807.0) return kInt64Min;  // v in (−2^63−1, −2^63): rounds to −2^63
-  // v − fl is exact: both lie in the same binade or fl is a nearby integer (Sterbenz).
-  return RoundFraction(fl, v - fl, v < 0, r);
+  // Not an integer, so |v| < 2^52: fl + 0.5 is exact and every comparison below is exact. (The
+  // difference v − fl is not: for v in (−0.5, 0), 1 + v may round to 0.5 and fake a tie.)
+  const double mid = fl + 0.5;
+  const int64_t lo = static_cast<int64_t>(fl);
+  bool up = false;
+  switch (r) {
+    case Rounding::kFloor: up = false; break;
+    case Rounding::kTrunc: up = v < 0; break;
+    case Rounding::kHalfUp: up = v >= mid; break;
+    case Rounding::kHalfDown: up = v > mid; break;
+    case Rounding::kHalfAway: up = v > mid || (v == mid && v > 0); break;
+    case Rounding::kHalfEven: up = v > mid || (v == mid && (lo & 1) != 0); break;
+  }
+  return lo + (up ? 1 : 0);
 }
 
 int64_t RoundingShiftRight(int64_t x, int e, Rounding r) {
@@ -82,7 +90,8 @@ int64_t RoundingShiftRight(int64_t x, int e, Rounding r) {
 
 int64_t RoundingDivide(int64_t num, int64_t den, Rounding r) {
   // Floor division in 128 bits, then the increment decided on the remainder (0 ≤ rem < den).
-  const i128 n = num, d = den;
+  if (den == 0) return 0;  // documented in arith.h: callers never divide by zero on purpose
+  const i128 n = den < 0 ? -i128{num} : i128{num}, d = den < 0 ? -i128{den} : i128{den};
   i128 q = n / d;
   if ((n % d != 0) && (n < 0)) q -= 1;
   const i128 rem = n - q * d;
@@ -112,63 +121,68 @@ int64_t SaturateToBits(int64_t v, int bits) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-int64_t AccumulateAdd(const Profile& p, int64_t acc, int64_t term) {
+namespace {
+
+// acc + term for any 128-bit term: int32 operands make (x − zx)(w − zw) and zx·Σw exceed int64.
+int64_t AddTerm(const Profile& p, int64_t acc, i128 term) {
   const i128 sum = static_cast<i128>(acc) + term;
   if (p.acc_overflow == AccOverflow::kSaturate) {
     const int bits = p.acc_bits >= 64 ? 64 : p.acc_bits;
     const int64_t hi = bits == 64 ? kInt64Max : (int64_t{1} << (bits - 1)) - 1;
     return Clamp128(sum, -hi - 1, hi);
   }
-  const int64_t wrapped64 = static_cast<int64_t>(static_cast<uint64_t>(sum));
+  const int64_t wrapped64 = static_cast<int64_t>(static_cast<uint64_t>(sum));  // modulo 2^64
   return WrapToBits(wrapped64, p.acc_bits);
 }
 
-namespace {
+i128 Saturate16(i128 v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
 
-int64_t Saturate16(int64_t v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
-
-// Σ over pairs (2j, 2j+1) of sat16(a[2j]·b[2j] + a[2j+1]·b[2j+1]), a trailing element paired with 0.
+// Σ over pairs (2j, 2j+1) of sat16(a[2j]·b[2j] + a[2j+1]·b[2j+1]), a trailing element paired with
+// 0. subtract: a = x − zx, b = w − zw; else a = x + x_offset, b = w.
 int64_t PairSat16Sum(const Profile& p, int64_t acc, std::span<const int32_t> x,
                      std::span<const int32_t> w, int32_t x_offset, int32_t zx, int32_t zw,
                      bool subtract) {
   const size_t k = x.size();
   for (size_t j = 0; j < k; j += 2) {
-    int64_t pair = 0;
+    i128 pair = 0;
     for (size_t t = j; t < j + 2 && t < k; ++t) {
-      const int64_t xv = subtract ? int64_t{x[t]} - zx : int64_t{x[t]} + x_offset;
-      const int64_t wv = subtract ? int64_t{w[t]} - zw : int64_t{w[t]};
+      const i128 xv = subtract ? i128{x[t]} - zx : i128{x[t]} + x_offset;
+      const i128 wv = subtract ? i128{w[t]} - zw : i128{w[t]};
       pair += xv * wv;
     }
-    acc = AccumulateAdd(p, acc, Saturate16(pair));
+    acc = AddTerm(p, acc, Saturate16(pair));
   }
   return acc;
 }
 
 }  // namespace
 
-// Order of operations (it matters only when the accumulator saturates):
-//   acc = bias (bias=before) or 0
-//   subtract_first: acc += (x_k − zx)(w_k − zw), k ascending (pair_sat16: pairs of these terms,
-//                   each pair saturated to int16 — a kernel that subtracts zero points first).
-//   fold_after:     acc += x_k·w_k, k ascending (pair_sat16: int8 x offset by +128 to uint8, pairs
-//                   saturated to int16, then acc += −128·Σw), then acc += −zx·Σw, acc += −zw·Σx,
-//                   acc += K·zx·zw (each correction formed exactly in int64 and added once).
+int64_t AccumulateAdd(const Profile& p, int64_t acc, int64_t term) { return AddTerm(p, acc, term); }
+
+// Order of operations (it matters only when the accumulator saturates); every "+=" is one
+// AccumulateAdd, every term is formed exactly (128-bit) before it is added:
+//   acc = AccumulateAdd(0, bias) (bias=before; so a bias outside acc_bits wraps/saturates) or 0
+//   subtract_first: acc += (x_k − zx)(w_k − zw), k ascending. pair_sat16: acc += sat16(t_2j +
+//                   t_2j+1) with t_k = (x_k − zx)(w_k − zw), j ascending (a kernel that subtracts
+//                   zero points before VPMADDUBSW; no uint8 offset is needed then).
+//   fold_after:     acc += x_k·w_k, k ascending (pair_sat16: acc += sat16 of the pair sums of
+//                   (x_k + 128)·w_k when x_type is int8, of x_k·w_k otherwise, j ascending; then,
+//                   for int8, acc += −128·Σw), then acc += −zx·Σw, acc += −zw·Σx, acc += K·zx·zw,
+//                   with Σx and Σw the exact sums of the raw values.
 //   acc += bias (bias=after)
 int64_t DotAccumulate(const Profile& p, std::span<const int32_t> x, std::span<const int32_t> w,
                       int32_t zx, int32_t zw, DType x_type, const int32_t* bias) {
   int64_t acc = 0;
-  if (bias && p.bias == BiasMode::kBefore) acc = AccumulateAdd(p, 0, *bias);
+  if (bias && p.bias == BiasMode::kBefore) acc = AddTerm(p, 0, *bias);
   const size_t k = x.size();
   if (p.zp_fold == ZpFold::kSubtractFirst) {
     if (p.pair_sat16) {
       acc = PairSat16Sum(p, acc, x, w, 0, zx, zw, /*subtract=*/true);
     } else {
-      for (size_t i = 0; i < k; ++i) {
-        acc = AccumulateAdd(p, acc, (int64_t{x[i]} - zx) * (int64_t{w[i]} - zw));
-      }
+      for (size_t i = 0; i < k; ++i) acc = AddTerm(p, acc, (i128{x[i]} - zx) * (i128{w[i]} - zw));
     }
   } else {
-    int64_t sum_x = 0, sum_w = 0;
+    int64_t sum_x = 0, sum_w = 0;  // |Σ| < 2^31 · K: exact for any K a span can hold here
     for (size_t i = 0; i < k; ++i) {
       sum_x += x[i];
       sum_w += w[i];
@@ -176,15 +190,15 @@ int64_t DotAccumulate(const Profile& p, std::span<const int32_t> x, std::span<co
     if (p.pair_sat16) {
       const int32_t offset = x_type == DType::kInt8 ? 128 : 0;
       acc = PairSat16Sum(p, acc, x, w, offset, 0, 0, /*subtract=*/false);
-      if (offset) acc = AccumulateAdd(p, acc, -int64_t{offset} * sum_w);
+      if (offset) acc = AddTerm(p, acc, -i128{offset} * sum_w);
     } else {
-      for (size_t i = 0; i < k; ++i) acc = AccumulateAdd(p, acc, int64_t{x[i]} * w[i]);
+      for (size_t i = 0; i < k; ++i) acc = AddTerm(p, acc, i128{x[i]} * w[i]);
     }
-    acc = AccumulateAdd(p, acc, -int64_t{zx} * sum_w);
-    acc = AccumulateAdd(p, acc, -int64_t{zw} * sum_x);
-    acc = AccumulateAdd(p, acc, static_cast<int64_t>(k) * zx * zw);
+    acc = AddTerm(p, acc, -i128{zx} * sum_w);
+    acc = AddTerm(p, acc, -i128{zw} * sum_x);
+    acc = AddTerm(p, acc, static_cast<i128>(k) * zx * zw);
   }
-  if (bias && p.bias == BiasMode::kAfter) acc = AccumulateAdd(p, acc, *bias);
+  if (bias && p.bias == BiasMode::kAfter) acc = AddTerm(p, acc, *bias);
   return acc;
 }
 
@@ -192,8 +206,9 @@ FixedMultiplier QuantizeMultiplier(double m, int mult_bits) {
   FixedMultiplier f;
   if (!(m > 0) || !std::isfinite(m)) return f;
   if (mult_bits == 24) {
-    // XNNPACK rndnu: the float32 significand with its hidden bit; m = M · 2^(E − 150).
-    const float mf = static_cast<float>(m);
+    // XNNPACK rndnu: the float32 significand with its hidden bit; m = M · 2^(E − 150). A float
+    // overflow keeps FLT_MAX (XNNPACK rejects such scales); a float subnormal flushes below.
+    const float mf = std::min(ToFloat(m), std::numeric_limits<float>::max());
     uint32_t bits;
     std::memcpy(&bits, &mf, sizeof(bits));
     const int biased_exp = static_cast<int>((bits >> 23) & 0xff);
@@ -252,13 +267,14 @@ RequantParams MakeRequantParams(const Profile& p, float s_x, float s_w, float s_
 namespace {
 
 // TFLite's MultiplyByQuantizedMultiplier with the second rounding by the profile's rule.
-// acc beyond int32 saturates first; the left shift saturates (TFLite's int32 multiply would be UB).
+// acc beyond int32 (acc_bits > 32) saturates to int32 first; the left shift saturates too (TFLite's
+// int32 multiply would be undefined there). A shift of 32 already saturates every nonzero a.
 int64_t RequantFixedDouble(const Profile& p, const RequantParams& rp, int64_t acc) {
   const int32_t a = static_cast<int32_t>(Clamp128(acc, kInt32Min, kInt32Max));
   // Reduced-precision multipliers are exact in Q31 once shifted up.
   const int64_t m31 = rp.fixed.multiplier << (31 - p.mult_bits);
   const int32_t m = static_cast<int32_t>(Clamp128(m31, kInt32Min, kInt32Max));
-  const int left = rp.fixed.shift > 0 ? rp.fixed.shift : 0;
+  const int left = rp.fixed.shift > 0 ? std::min(rp.fixed.shift, 32) : 0;
   const int right = rp.fixed.shift > 0 ? 0 : -rp.fixed.shift;
   const int32_t shifted =
       static_cast<int32_t>(Clamp128(static_cast<i128>(a) << left, kInt32Min, kInt32Max));
@@ -267,13 +283,14 @@ int64_t RequantFixedDouble(const Profile& p, const RequantParams& rp, int64_t ac
   return RoundingShiftRight(high, right, p.rounding);
 }
 
-// y = round(acc·M / 2^t) in one rounding, 128-bit exact.
+// y = round(acc·M / 2^t) in one rounding, 128-bit exact (|acc·M| < 2^94), saturated to int32.
 int64_t RequantFixedSingle(const Profile& p, const RequantParams& rp, int64_t acc) {
   const i128 prod = static_cast<i128>(acc) * rp.fixed.multiplier;
   const int t = rp.fixed_single_shift;
   i128 y;
   if (t <= 0) {
-    y = t < -60 ? (prod > 0 ? i128{kInt64Max} : prod < 0 ? i128{kInt64Min} : 0) : prod << -t;
+    // A left shift by 33 or more saturates any nonzero product; below that it fits 128 bits.
+    y = t < -32 ? (prod > 0 ? i128{kInt64Max} : prod < 0 ? i128{kInt64Min} : 0) : prod << -t;
   } else {
     y = RoundShift128(prod, t > 126 ? 126 : t, p.rounding);
   }
@@ -285,7 +302,8 @@ int64_t RequantFixedSingle(const Profile& p, const RequantParams& rp, int64_t ac
 int64_t Requantize(const Profile& p, const RequantParams& rp, int64_t acc) {
   switch (p.requant) {
     case Requant::kFloat32: {
-      const float v = static_cast<float>(acc) * static_cast<float>(rp.multiplier);
+      // float(acc) rounds to nearest even above 2^24; one IEEE multiply, nothing to contract.
+      const float v = static_cast<float>(acc) * ToFloat(rp.multiplier);
       return RoundToInt(static_cast<double>(v), p.rounding);
     }
     case Requant::kFloat64: {
@@ -308,7 +326,7 @@ int64_t FinishOutput(int64_t v, int32_t zp_out, DType out_type, int64_t clamp_lo
 }
 
 int64_t QuantizeValue(double x, float scale, int32_t zp, DType out_type, Rounding r) {
-  const float q = static_cast<float>(x) / scale;  // ONNX Runtime divides in float32
+  const float q = ToFloat(x) / scale;  // ONNX Runtime (MLAS) divides in float32
   return FinishOutput(RoundToInt(static_cast<double>(q), r), zp, out_type, kInt64Min, kInt64Max);
 }
 

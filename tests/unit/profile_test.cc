@@ -2,6 +2,11 @@
 // the bad key or value.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "reference/profile.h"
 
 namespace qfarm {
@@ -12,20 +17,43 @@ TEST(Profile, NamedProfilesAreArithmeticMdSection3) {
   for (const NamedProfile& p : NamedProfiles()) names.emplace_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{"onnx", "ort", "xnnpack-fp32", "xnnpack-rndnu", "tflite",
                                              "tflite-single", "neon-naive", "avx2-u8s8", "dsp-sat32"}));
-  const Profile avx2 = *ParseProfile("avx2-u8s8");
-  Profile want = *ParseProfile("ort");
-  want.pair_sat16 = true;
-  want.zp_fold = ZpFold::kFoldAfter;
-  EXPECT_EQ(avx2, want);
-  Profile dsp = *ParseProfile("tflite");
-  dsp.acc_overflow = AccOverflow::kSaturate;
-  EXPECT_EQ(*ParseProfile("dsp-sat32"), dsp);
+  // Each profile written out field by field from ARITHMETIC.md §3 (defaults from §1).
+  auto make = [](auto&& edit) { Profile p; edit(p); return p; };
+  using FP = FloatPrecision;
+  const std::vector<std::pair<std::string, Profile>> want = {
+      {"onnx", make([](Profile& p) { p.multiplier_from = FP::kFloat32; })},
+      {"ort", make([](Profile& p) { p.multiplier_from = FP::kFloat32; p.requant = Requant::kFloat32; })},
+      {"xnnpack-fp32", make([](Profile& p) { p.multiplier_from = FP::kFloat32; p.requant = Requant::kFloat32; })},
+      {"xnnpack-rndnu", make([](Profile& p) {
+         p.multiplier_from = FP::kFloat32, p.requant = Requant::kFixedSingle, p.mult_bits = 24;
+         p.rounding = Rounding::kHalfUp;
+       })},
+      {"tflite", make([](Profile& p) { p.requant = Requant::kFixedDouble, p.rounding = Rounding::kHalfAway; })},
+      {"tflite-single", make([](Profile& p) { p.requant = Requant::kFixedSingle, p.rounding = Rounding::kHalfUp; })},
+      {"neon-naive", make([](Profile& p) { p.requant = Requant::kFixedDouble, p.rounding = Rounding::kHalfUp; })},
+      {"avx2-u8s8", make([](Profile& p) {
+         p.multiplier_from = FP::kFloat32, p.requant = Requant::kFloat32, p.pair_sat16 = true;
+         p.zp_fold = ZpFold::kFoldAfter;
+       })},
+      {"dsp-sat32", make([](Profile& p) {
+         p.requant = Requant::kFixedDouble, p.rounding = Rounding::kHalfAway;
+         p.acc_overflow = AccOverflow::kSaturate;
+       })},
+  };
+  for (const auto& [name, profile] : want) {
+    auto parsed = ParseProfile(name);
+    ASSERT_TRUE(parsed.ok()) << name << ": " << parsed.status().message();
+    EXPECT_EQ(*parsed, profile) << name << " parsed as " << ProfileToText(*parsed, true);
+  }
+  // The §3 shorthands: avx2-u8s8 = ort + pair_sat16=on,zp_fold=fold_after; dsp-sat32 = tflite +
+  // acc_overflow=saturate; xnnpack-fp32 = ort.
+  EXPECT_EQ(*ParseProfile("avx2-u8s8"), *ParseProfile("ort,pair_sat16=on,zp_fold=fold_after"));
+  EXPECT_EQ(*ParseProfile("dsp-sat32"), *ParseProfile("tflite,acc_overflow=saturate"));
   EXPECT_EQ(*ParseProfile("xnnpack-fp32"), *ParseProfile("ort"));
-  const Profile rndnu = *ParseProfile("xnnpack-rndnu");
-  EXPECT_EQ(rndnu.mult_bits, 24);
-  EXPECT_EQ(rndnu.requant, Requant::kFixedSingle);
-  EXPECT_EQ(rndnu.rounding, Rounding::kHalfUp);
-  EXPECT_EQ(rndnu.multiplier_from, FloatPrecision::kFloat32);
+  for (const NamedProfile& np : NamedProfiles()) {
+    EXPECT_FALSE(np.who.empty()) << np.name;
+    EXPECT_EQ(np.text.find(np.name), std::string_view::npos) << "text is expanded, not 'ort +': " << np.text;
+  }
 }
 
 TEST(Profile, DefaultsAndTextRoundTrip) {
@@ -41,6 +69,15 @@ TEST(Profile, DefaultsAndTextRoundTrip) {
     EXPECT_EQ(*ParseProfile(np.text), p) << np.name;
   }
   EXPECT_EQ(ProfileName(*ParseProfile("requant=fixed_double,rounding=half_away")), "tflite");
+  EXPECT_EQ(ProfileName(*ParseProfile("tflite,acc_overflow=saturate")), "dsp-sat32");
+  EXPECT_EQ(ProfileName(*ParseProfile("tflite,rounding=half_up")), "neon-naive");  // override a base key
+  EXPECT_EQ(ProfileName(*ParseProfile("tflite,acc_bits=24")), std::nullopt);
+  // Canonical order is §1's table order whatever order the input used.
+  EXPECT_EQ(ProfileToText(*ParseProfile("rounding=floor,bias=before,acc_bits=16")),
+            "acc_bits=16,bias=before,rounding=floor");
+  EXPECT_EQ(ProfileToText(*ParseProfile("dsp-sat32")), "acc_overflow=saturate,requant=fixed_double,rounding=half_away");
+  EXPECT_EQ(ProfileToText(*ParseProfile("avx2-u8s8")),
+            "pair_sat16=on,zp_fold=fold_after,multiplier_from=float32,requant=float32");
 }
 
 TEST(Profile, EveryValueOfEveryKeyParses) {
@@ -60,9 +97,24 @@ TEST(Profile, EveryValueOfEveryKeyParses) {
       ASSERT_TRUE(p.ok()) << key << "=" << v << ": " << p.status().message();
       const std::string full = ProfileToText(*p, true);
       EXPECT_NE(full.find(key + "=" + v), std::string::npos) << full;
+      // Only this key moved: the short form is this item alone, or empty for the default value.
+      const std::string short_form = ProfileToText(*p);
+      EXPECT_TRUE(short_form == key + "=" + v || (short_form.empty() && *p == Profile{})) << short_form;
+      EXPECT_EQ(*ParseProfile(full), *p);
     }
   }
   EXPECT_EQ(ParseProfile("acc_bits=24")->acc_bits, 24);
+  EXPECT_EQ(ParseProfile("acc_bits=64")->acc_bits, 64);
+  EXPECT_EQ(ParseProfile("mult_bits=15")->mult_bits, 15);
+  EXPECT_EQ(ParseProfile("rounding=trunc")->rounding, Rounding::kTrunc);
+  EXPECT_EQ(ParseProfile("bias=before")->bias, BiasMode::kBefore);
+  EXPECT_EQ(ParseProfile("requant=fixed_single")->requant, Requant::kFixedSingle);
+  EXPECT_EQ(ParseProfile("multiplier_from=float32")->multiplier_from, FloatPrecision::kFloat32);
+  EXPECT_TRUE(ParseProfile("pair_sat16=on")->pair_sat16);
+  for (Rounding r : {Rounding::kHalfEven, Rounding::kHalfAway, Rounding::kHalfUp, Rounding::kTrunc,
+                     Rounding::kFloor, Rounding::kHalfDown}) {
+    EXPECT_EQ(ParseProfile("rounding=" + std::string(RoundingName(r)))->rounding, r);
+  }
   EXPECT_EQ(ParseProfile("tflite,acc_overflow=saturate")->acc_overflow, AccOverflow::kSaturate);
 }
 
@@ -78,6 +130,18 @@ TEST(Profile, ErrorsNameTheBadKeyOrValue) {
       {"tflit", "unknown profile name 'tflit'"},
       {"onnx,requant", "'requant' is not key=value"},
       {"", "empty profile"},
+      {"rounding=half_even,", "empty item at position 2"},
+      {",rounding=half_even", "empty item at position 1"},
+      {"tflite,bias", "'bias' is not key=value"},
+      {"rounding=", "unknown value '' for key 'rounding'"},
+      {"=half_even", "unknown key ''"},
+      {"tflite,rounding=half_up,rounding=floor", "duplicate key 'rounding'"},
+      {"mult_bits=32", "(expected one of 31, 24, 15)"},
+      {"zp_fold=fold", "(expected one of subtract_first, fold_after)"},
+      {"round=half_even", "(expected one of acc_bits, acc_overflow, pair_sat16, zp_fold, bias, "
+                          "multiplier_from, requant, mult_bits, rounding)"},
+      {"tflit", "(expected one of onnx, ort, xnnpack-fp32, xnnpack-rndnu, tflite, tflite-single, "
+                "neon-naive, avx2-u8s8, dsp-sat32"},
   };
   for (const Case& c : cases) {
     auto p = ParseProfile(c.text);
@@ -85,7 +149,12 @@ TEST(Profile, ErrorsNameTheBadKeyOrValue) {
     EXPECT_NE(p.status().message().find(c.must_contain), std::string::npos)
         << "'" << c.text << "' gave: " << p.status().message();
     EXPECT_EQ(p.status().message().find('\n'), std::string::npos);
+    EXPECT_EQ(p.status().message().rfind("profile '" + c.text + "': ", 0), 0u) << p.status().message();
   }
+  // The brief's example, whole (half_down is qfarm's documented sixth rule).
+  EXPECT_EQ(ParseProfile("rounding=half_odd").status().message(),
+            "profile 'rounding=half_odd': unknown value 'half_odd' for key 'rounding' (expected one of "
+            "half_even, half_away, half_up, trunc, floor, half_down)");
 }
 
 }  // namespace
