@@ -157,5 +157,41 @@ TEST(Profile, ErrorsNameTheBadKeyOrValue) {
             "half_even, half_away, half_up, trunc, floor, half_down)");
 }
 
+TEST(Profile, OverridesApplyToABaseAndNameTheirErrors) {
+  const Profile tflite = *ParseProfile("tflite");
+  EXPECT_EQ(*OverrideProfile(tflite, "acc_overflow=saturate"), *ParseProfile("dsp-sat32"));
+  EXPECT_EQ(*OverrideProfile(tflite, "rounding=half_up"), *ParseProfile("neon-naive"));
+  EXPECT_EQ(*OverrideProfile(*ParseProfile("ort"), "pair_sat16=on,zp_fold=fold_after"), *ParseProfile("avx2-u8s8"));
+  struct Case { std::string text, must_contain; };
+  const Case cases[] = {
+      {"rounding=half_up,rounding=floor", "duplicate key 'rounding'"},
+      {"rounding=half_up,", "empty item"},
+      {"acc_bits=7", "unknown value '7' for key 'acc_bits' (expected one of 16, 24, 32, 40, 48, 64)"},
+      {"tflite", "'tflite' is not key=value"},
+      {"width=8", "unknown key 'width'"},
+  };
+  for (const Case& c : cases) {
+    auto p = OverrideProfile(tflite, c.text);
+    ASSERT_FALSE(p.ok()) << c.text;
+    EXPECT_NE(p.status().message().find(c.must_contain), std::string::npos) << p.status().message();
+    EXPECT_NE(p.status().message().find("'" + c.text + "'"), std::string::npos) << p.status().message();
+  }
+}
+
+TEST(Profile, VocabularyIsSection1InTableOrder) {
+  std::vector<std::string> keys;
+  size_t combinations = 1;
+  for (const ProfileKey& k : ProfileVocabulary()) {
+    keys.emplace_back(k.key);
+    combinations *= k.values.size();
+    for (std::string_view v : k.values) {
+      EXPECT_TRUE(ParseProfile(std::string(k.key) + "=" + std::string(v)).ok()) << k.key << "=" << v;
+    }
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"acc_bits", "acc_overflow", "pair_sat16", "zp_fold", "bias",
+                                            "multiplier_from", "requant", "mult_bits", "rounding"}));
+  EXPECT_EQ(combinations, size_t{6} * 2 * 2 * 2 * 2 * 2 * 4 * 3 * 6);  // §1 plus half_down: 27,648
+}
+
 }  // namespace
 }  // namespace qfarm
