@@ -1,6 +1,7 @@
 // The kernel forms of the dot-product ops: data layout and GEMM calls here, arithmetic rules
 // from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
 #include "kernels/executor.h"
+#include "kernels/add_pool.h"
 #include "kernels/dwconv.h"
 #include "kernels/gemm.h"
 #include "kernels/requant.h"
@@ -188,6 +189,10 @@ StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel&
                                             const Profile& profile,
                                             const std::vector<const Tensor*>& inputs, int threads,
                                             const PreparedWeights* prepared) {
+  const bool ms = node.domain == "com.microsoft";
+  if (node.op_type == "QLinearAdd" && ms) return KernelQLinearAdd(node, profile, inputs, threads);
+  if (node.op_type == "QLinearAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, false, threads);
+  if (node.op_type == "QLinearGlobalAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, true, threads);
   if (!node.domain.empty()) return NotCovered();
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
     return MatMul(node, kernel, profile, inputs, threads, prepared);
