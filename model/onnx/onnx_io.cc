@@ -1,148 +1,61 @@
-// ONNX ModelProto/TensorProto ⇄ IR (model/onnx/onnx_io.h).
+// ONNX ModelProto ⇄ IR (model/onnx/onnx_io.h). TensorProto conversion is in tensor_proto.cc.
 #include "model/onnx/onnx_io.h"
 
-#include <cstring>
-#include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
+#include <queue>
 #include <set>
 
 #include <onnx/onnx_pb.h>
 
+#include "model/onnx/onnx_internal.h"
+
 namespace qfarm {
 namespace {
 
-constexpr int32_t kOnnxUInt4 = 21, kOnnxInt4 = 22;
-constexpr int64_t kMaxFileBytes = int64_t{2} << 30;
+using onnx_internal::TensorFromProto;
+using onnx_internal::TensorToProto;
 
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return NotFound(path + ": cannot open file");
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  if (size < 0) return InvalidArgument(path + ": cannot read file");
-  if (size > kMaxFileBytes) {
-    return ResourceExhausted(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
-                             std::to_string(kMaxFileBytes));
+constexpr int64_t kMinOpset = 10, kMaxOpset = 19;
+
+std::string Where(const Node& n) { return "node '" + n.name + "' (" + n.op_type + ")"; }
+
+// ai.onnx must be declared once with a version in [10, 19]; com.microsoft and ai.onnx.ml (which
+// converters declare routinely) are accepted; any other domain is refused by name.
+Status CheckOpsets(const onnx::ModelProto& m, int64_t* opset) {
+  *opset = -1;
+  for (const auto& o : m.opset_import()) {
+    if (o.domain().empty() || o.domain() == "ai.onnx") {
+      if (*opset >= 0) return InvalidArgument("opset_import: ai.onnx is declared twice");
+      if (o.version() < kMinOpset || o.version() > kMaxOpset) {
+        return InvalidArgument("opset_import: ai.onnx version " + std::to_string(o.version()) +
+                               " is not supported (qfarm reads opsets " + std::to_string(kMinOpset) +
+                               " to " + std::to_string(kMaxOpset) + ")");
+      }
+      *opset = o.version();
+    } else if (o.domain() != "com.microsoft" && o.domain() != "ai.onnx.ml") {
+      return InvalidArgument("opset_import: domain '" + o.domain() + "' is not supported");
+    }
   }
-  f.seekg(0);
-  std::string bytes(static_cast<size_t>(size), '\0');
-  f.read(bytes.data(), size);
-  if (!f) return InvalidArgument(path + ": read failed");
-  return bytes;
+  if (*opset < 0) return InvalidArgument("opset_import: no ai.onnx opset is declared");
+  return Status::Ok();
 }
 
-// Typed-field element count must equal numel.
-Status CheckCount(const std::string& what, int64_t got, int64_t want) {
-  if (got == want) return Status::Ok();
-  return InvalidArgument(what + " holds " + std::to_string(got) + " values, shape needs " +
-                         std::to_string(want));
-}
-
-StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& p, int64_t max_elements) {
-  const std::string what = "tensor '" + p.name() + "'";
-  if (p.data_location() == onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
-    return InvalidArgument(what + ": external data is not supported (embed the data in the file)");
-  }
-  auto dtype = DTypeFromOnnx(p.data_type());
-  if (!dtype.ok()) return InvalidArgument(what + ": " + dtype.status().message());
-  Shape shape;
-  for (int64_t d : p.dims()) {
-    if (d < 0) return InvalidArgument(what + ": negative dimension " + std::to_string(d));
-    shape.push_back(d);
-  }
-  const int64_t n = NumElements(shape);
-  if (n > max_elements) {
-    return ResourceExhausted(what + ": " + ShapeToString(shape) + " has " + std::to_string(n) +
-                             " elements, over the limit of " + std::to_string(max_elements));
-  }
-  Tensor t(*dtype, shape);
-  const bool int4 = p.data_type() == kOnnxInt4 || p.data_type() == kOnnxUInt4;
-  if (p.has_raw_data()) {
-    const std::string& raw = p.raw_data();
-    const size_t want = int4 ? static_cast<size_t>((n + 1) / 2) : static_cast<size_t>(n) * DTypeSize(*dtype);
-    if (raw.size() != want) {
-      return InvalidArgument(what + ": raw_data is " + std::to_string(raw.size()) + " bytes, " +
-                             ShapeToString(shape) + " of " + std::string(DTypeName(*dtype)) +
-                             " needs " + std::to_string(want));
-    }
-    if (!int4) {
-      if (want) std::memcpy(t.mutable_bytes().data(), raw.data(), want);
-      return t;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      const uint8_t byte = static_cast<uint8_t>(raw[static_cast<size_t>(i / 2)]);
-      const int nib = (i % 2 == 0) ? (byte & 0xf) : (byte >> 4);
-      t.SetInt(i, p.data_type() == kOnnxInt4 && nib >= 8 ? nib - 16 : nib);
-    }
-    return t;
-  }
-  switch (*dtype) {
-    case DType::kFloat32:
-      QFARM_RETURN_IF_ERROR(CheckCount(what + ": float_data", p.float_data_size(), n));
-      for (int64_t i = 0; i < n; ++i) t.SetDouble(i, p.float_data(static_cast<int>(i)));
-      return t;
-    case DType::kFloat64:
-      QFARM_RETURN_IF_ERROR(CheckCount(what + ": double_data", p.double_data_size(), n));
-      for (int64_t i = 0; i < n; ++i) t.SetDouble(i, p.double_data(static_cast<int>(i)));
-      return t;
-    case DType::kInt64:
-      QFARM_RETURN_IF_ERROR(CheckCount(what + ": int64_data", p.int64_data_size(), n));
-      for (int64_t i = 0; i < n; ++i) t.SetInt(i, p.int64_data(static_cast<int>(i)));
-      return t;
-    case DType::kFloat16: {
-      QFARM_RETURN_IF_ERROR(CheckCount(what + ": int32_data", p.int32_data_size(), n));
-      auto bits = t.data<uint16_t>();
-      for (int64_t i = 0; i < n; ++i) bits[static_cast<size_t>(i)] = static_cast<uint16_t>(p.int32_data(static_cast<int>(i)));
-      return t;
-    }
-    default: break;
-  }
-  if (int4) {  // one packed byte per int32 entry
-    QFARM_RETURN_IF_ERROR(CheckCount(what + ": int32_data (packed int4)", p.int32_data_size(), (n + 1) / 2));
-    for (int64_t i = 0; i < n; ++i) {
-      const int byte = p.int32_data(static_cast<int>(i / 2)) & 0xff;
-      const int nib = (i % 2 == 0) ? (byte & 0xf) : (byte >> 4);
-      t.SetInt(i, p.data_type() == kOnnxInt4 && nib >= 8 ? nib - 16 : nib);
-    }
-    return t;
-  }
-  QFARM_RETURN_IF_ERROR(CheckCount(what + ": int32_data", p.int32_data_size(), n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t v = p.int32_data(static_cast<int>(i));
-    if (v < DTypeMin(*dtype) || v > DTypeMax(*dtype)) {
-      return InvalidArgument(what + ": value " + std::to_string(v) + " at index " + std::to_string(i) +
-                             " is out of range for " + std::string(DTypeName(*dtype)));
-    }
-    t.SetInt(i, v);
-  }
-  return t;
-}
-
-void TensorToProto(const std::string& name, const Tensor& t, onnx::TensorProto* p) {
-  p->set_name(name);
-  p->set_data_type(static_cast<int32_t>(t.dtype()));
-  for (int64_t d : t.shape()) p->add_dims(d);
-  if (t.dtype() == DType::kInt4 || t.dtype() == DType::kUInt4) {
-    std::string raw(static_cast<size_t>((t.numel() + 1) / 2), '\0');
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      const uint8_t nib = static_cast<uint8_t>(t.GetInt(i) & 0xf);
-      raw[static_cast<size_t>(i / 2)] = static_cast<char>(raw[static_cast<size_t>(i / 2)] | (i % 2 ? nib << 4 : nib));
-    }
-    p->set_raw_data(raw);
-    return;
-  }
-  p->set_raw_data(std::string(reinterpret_cast<const char*>(t.bytes().data()), t.bytes().size()));
-}
-
-StatusOr<ValueInfo> ValueInfoFromProto(const onnx::ValueInfoProto& v) {
-  ValueInfo info;
-  info.name = v.name();
-  if (!v.type().has_tensor_type()) return InvalidArgument("value '" + v.name() + "': not a tensor");
+StatusOr<ValueInfo> ValueInfoFromProto(const onnx::ValueInfoProto& v, const std::string& role) {
+  const std::string what = role + " '" + v.name() + "'";
+  if (v.name().empty()) return InvalidArgument(role + " without a name");
+  if (!v.type().has_tensor_type()) return InvalidArgument(what + ": type: not a tensor type");
   const auto& tt = v.type().tensor_type();
   auto dtype = DTypeFromOnnx(tt.elem_type());
-  if (!dtype.ok()) return InvalidArgument("value '" + v.name() + "': " + dtype.status().message());
-  info.dtype = *dtype;
-  for (const auto& d : tt.shape().dim()) info.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  if (!dtype.ok()) return InvalidArgument(what + ": elem_type: " + dtype.status().message());
+  ValueInfo info{v.name(), *dtype, {}};
+  for (const auto& d : tt.shape().dim()) {
+    if (d.has_dim_value() && d.dim_value() < 0) {
+      return InvalidArgument(what + ": shape: negative dimension " + std::to_string(d.dim_value()));
+    }
+    info.shape.push_back(d.has_dim_value() ? d.dim_value() : -1);  // dim_param or unset → dynamic
+  }
   return info;
 }
 
@@ -150,25 +63,46 @@ void ValueInfoToProto(const ValueInfo& v, onnx::ValueInfoProto* p) {
   p->set_name(v.name);
   auto* tt = p->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(static_cast<int32_t>(v.dtype));
-  for (int64_t d : v.shape) {
-    if (d >= 0) tt->mutable_shape()->add_dim()->set_dim_value(d); else tt->mutable_shape()->add_dim()->set_dim_param("N");
+  auto* shape = tt->mutable_shape();
+  for (size_t i = 0; i < v.shape.size(); ++i) {
+    if (v.shape[i] >= 0) {
+      shape->add_dim()->set_dim_value(v.shape[i]);
+    } else {
+      shape->add_dim()->set_dim_param(v.name + "_dim" + std::to_string(i));
+    }
   }
 }
 
+// IR version 1 attributes carry no type; infer it from the field in use, as ONNX's checker does.
+onnx::AttributeProto::AttributeType KindOf(const onnx::AttributeProto& a) {
+  if (a.type() != onnx::AttributeProto::UNDEFINED) return a.type();
+  if (a.has_f()) return onnx::AttributeProto::FLOAT;
+  if (a.has_i()) return onnx::AttributeProto::INT;
+  if (a.has_s()) return onnx::AttributeProto::STRING;
+  if (a.has_t()) return onnx::AttributeProto::TENSOR;
+  if (a.floats_size() > 0) return onnx::AttributeProto::FLOATS;
+  if (a.ints_size() > 0) return onnx::AttributeProto::INTS;
+  return onnx::AttributeProto::UNDEFINED;
+}
+
 StatusOr<Attribute> AttributeFromProto(const onnx::AttributeProto& a, int64_t max_elements) {
-  switch (a.type()) {
+  const std::string what = "attribute '" + a.name() + "'";
+  if (!a.ref_attr_name().empty()) return InvalidArgument(what + ": ref_attr_name is only valid inside functions");
+  switch (KindOf(a)) {
     case onnx::AttributeProto::INT: return Attribute::Int(a.i());
     case onnx::AttributeProto::FLOAT: return Attribute::Float(a.f());
     case onnx::AttributeProto::STRING: return Attribute::String(a.s());
     case onnx::AttributeProto::INTS: return Attribute::Ints({a.ints().begin(), a.ints().end()});
     case onnx::AttributeProto::FLOATS: return Attribute::Floats({a.floats().begin(), a.floats().end()});
     case onnx::AttributeProto::TENSOR: {
-      QFARM_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(a.t(), max_elements));
-      return Attribute::FromTensor(std::move(t));
+      auto t = TensorFromProto(a.t(), max_elements);
+      if (!t.ok()) return t.status().WithContext(what);
+      return Attribute::FromTensor(std::move(*t));
     }
     default:
-      return InvalidArgument("attribute '" + a.name() + "': unsupported attribute type " +
-                             std::to_string(a.type()));
+      return InvalidArgument(what + ": attribute type " +
+                             onnx::AttributeProto::AttributeType_Name(a.type()) + " (" +
+                             std::to_string(a.type()) + ") is not supported");
   }
 }
 
@@ -193,88 +127,194 @@ void AttributeToProto(const std::string& name, const Attribute& a, onnx::Attribu
   }
 }
 
-Status CheckOpsets(const onnx::ModelProto& m, int64_t* opset) {
-  *opset = -1;
-  for (const auto& o : m.opset_import()) {
-    if (o.domain().empty() || o.domain() == "ai.onnx") {
-      if (o.version() < 10 || o.version() > 19) {
-        return InvalidArgument("opset_import: ai.onnx version " + std::to_string(o.version()) +
-                               " is not supported (qfarm reads opsets 10 to 19)");
-      }
-      *opset = o.version();
-    } else if (o.domain() != "com.microsoft" && o.domain() != "ai.onnx.ml") {
-      return InvalidArgument("opset_import: domain '" + o.domain() + "' is not supported");
-    }
-  }
-  if (*opset < 0) return InvalidArgument("opset_import: no ai.onnx opset is declared");
-  return Status::Ok();
-}
-
-// Stable topological order (Kahn's algorithm by original index); error names a node on a cycle.
-Status SortTopologically(Graph& g) {
-  std::set<std::string> ready;
-  for (const auto& [name, t] : g.initializers) ready.insert(name);
-  for (const ValueInfo& v : g.inputs) ready.insert(v.name);
-  std::vector<Node> sorted;
-  std::vector<bool> done(g.nodes.size(), false);
-  bool progress = true;
-  while (sorted.size() < g.nodes.size() && progress) {
-    progress = false;
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (done[i]) continue;
-      bool ok = true;
-      for (const std::string& in : g.nodes[i].inputs) ok = ok && (in.empty() || ready.count(in));
-      if (!ok) continue;
-      done[i] = progress = true;
-      for (const std::string& out : g.nodes[i].outputs) ready.insert(out);
-      sorted.push_back(g.nodes[i]);
-    }
-  }
-  if (sorted.size() < g.nodes.size()) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      if (done[i]) continue;
-      const Node& n = g.nodes[i];
-      for (const std::string& in : n.inputs) {
-        if (!in.empty() && !ready.count(in)) {
-          return InvalidArgument("node '" + n.name + "' (" + n.op_type + "): input '" + in +
-                                 "' is never defined, or the graph has a cycle through it");
-        }
-      }
-    }
-  }
-  g.nodes = std::move(sorted);
-  return Status::Ok();
-}
-
-StatusOr<Node> NodeFromProto(const onnx::NodeProto& np, size_t index, int64_t max_elements) {
+StatusOr<Node> NodeFromProto(const onnx::NodeProto& np, const std::string& name, int64_t max_elements) {
   Node n;
   n.op_type = np.op_type();
   n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
-  n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(index) : np.name();
+  n.name = name;
+  if (n.op_type.empty()) return InvalidArgument("node '" + name + "': op_type is empty");
   n.inputs.assign(np.input().begin(), np.input().end());
   n.outputs.assign(np.output().begin(), np.output().end());
   for (const auto& a : np.attribute()) {
+    if (n.attrs.count(a.name())) {
+      return InvalidArgument(Where(n) + ": attribute '" + a.name() + "' is given twice");
+    }
     auto attr = AttributeFromProto(a, max_elements);
-    if (!attr.ok()) return attr.status().WithContext("node '" + n.name + "' (" + n.op_type + ")");
+    if (!attr.ok()) return attr.status().WithContext(Where(n));
     n.attrs[a.name()] = std::move(*attr);
   }
   return n;
 }
 
-// A Constant node becomes an initializer.
+// The value of a Constant node (value, value_float, value_floats, value_int, value_ints).
 StatusOr<Tensor> ConstantValue(const Node& n) {
-  if (n.HasAttr("value")) return n.attrs.at("value").t;
-  if (n.HasAttr("value_float")) return Tensor::Scalar(DType::kFloat32, n.AttrFloat("value_float", 0));
-  if (n.HasAttr("value_int")) return Tensor::FromInts(DType::kInt64, {}, {n.AttrInt("value_int", 0)});
-  if (n.HasAttr("value_ints")) {
-    const auto v = n.AttrInts("value_ints");
-    return Tensor::FromInts(DType::kInt64, {static_cast<int64_t>(v.size())}, v);
+  if (n.attrs.size() != 1) {
+    return InvalidArgument(Where(n) + ": attributes: needs exactly one value attribute, has " +
+                           std::to_string(n.attrs.size()));
   }
-  if (n.HasAttr("value_floats")) {
-    const auto& f = n.attrs.at("value_floats").floats;
-    return Tensor::FromDoubles(DType::kFloat32, {static_cast<int64_t>(f.size())}, {f.begin(), f.end()});
+  const auto& [key, a] = *n.attrs.begin();
+  const auto kind_is = [&](Attribute::Kind k) { return a.kind == k; };
+  if (key == "value" && kind_is(Attribute::Kind::kTensor)) return a.t;
+  if (key == "value_float" && kind_is(Attribute::Kind::kFloat)) return Tensor::Scalar(DType::kFloat32, a.f);
+  if (key == "value_int" && kind_is(Attribute::Kind::kInt)) return Tensor::FromInts(DType::kInt64, {}, {a.i});
+  if (key == "value_ints" && kind_is(Attribute::Kind::kInts)) {
+    return Tensor::FromInts(DType::kInt64, {static_cast<int64_t>(a.ints.size())}, a.ints);
   }
-  return InvalidArgument("node '" + n.name + "' (Constant): no supported value attribute");
+  if (key == "value_floats" && kind_is(Attribute::Kind::kFloats)) {
+    return Tensor::FromDoubles(DType::kFloat32, {static_cast<int64_t>(a.floats.size())},
+                               {a.floats.begin(), a.floats.end()});
+  }
+  return InvalidArgument(Where(n) + ": attribute '" + key + "': not a supported Constant value " +
+                         "(value, value_float, value_floats, value_int, value_ints)");
+}
+
+// Names every node: its own name, else "<op>_<index in the file>"; a generated name that collides
+// with another node's gets "_<k>" appended. Duplicate names given in the file are an error.
+Status NameNodes(const onnx::GraphProto& gp, std::vector<std::string>* names) {
+  std::set<std::string> taken;
+  for (const auto& np : gp.node()) {
+    if (np.name().empty()) continue;
+    if (!taken.insert(np.name()).second) {
+      return InvalidArgument("node '" + np.name() + "' (" + np.op_type() + "): name: used by two nodes");
+    }
+  }
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& np = gp.node(i);
+    if (!np.name().empty()) {
+      names->push_back(np.name());
+      continue;
+    }
+    std::string name = np.op_type() + "_" + std::to_string(i);
+    for (int k = 1; taken.count(name); ++k) name = np.op_type() + "_" + std::to_string(i) + "_" + std::to_string(k);
+    taken.insert(name);
+    names->push_back(name);
+  }
+  return Status::Ok();
+}
+
+// Index of the producer of every node output; an output defined twice (by two nodes, or by a
+// node and an initializer or graph input) is an error naming the second definition.
+StatusOr<std::map<std::string, size_t>> Producers(const Graph& g) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const std::string& out : g.nodes[i].outputs) {
+      if (out.empty()) continue;
+      std::string other;
+      if (auto it = producer.find(out); it != producer.end()) other = "node '" + g.nodes[it->second].name + "'";
+      if (g.initializers.count(out)) other = "an initializer";
+      for (const ValueInfo& v : g.inputs) {
+        if (v.name == out) other = "a graph input";
+      }
+      if (!other.empty()) {
+        return InvalidArgument(Where(g.nodes[i]) + ": output '" + out + "': already defined by " + other);
+      }
+      producer[out] = i;
+    }
+  }
+  return producer;
+}
+
+// A node on the cycle that blocks `start`: follow unsorted producers until one repeats.
+Status CycleError(const Graph& g, const std::map<std::string, size_t>& producer,
+                  const std::vector<bool>& done, size_t start) {
+  std::vector<bool> seen(g.nodes.size(), false);
+  size_t cur = start;
+  std::string via;
+  while (!seen[cur]) {
+    seen[cur] = true;
+    for (const std::string& in : g.nodes[cur].inputs) {
+      auto it = producer.find(in);
+      if (!in.empty() && it != producer.end() && !done[it->second]) {
+        cur = it->second;
+        via = in;
+        break;
+      }
+    }
+  }
+  return InvalidArgument(Where(g.nodes[cur]) + ": output '" + via +
+                         "' is part of a cycle (the graph is not a DAG)");
+}
+
+// Stable topological sort (Kahn's algorithm, smallest original index first): a graph already in
+// order is unchanged. Inputs defined nowhere are left for Validate() to report.
+Status SortTopologically(Graph& g) {
+  QFARM_ASSIGN_OR_RETURN(auto producer, Producers(g));
+  const size_t n = g.nodes.size();
+  std::vector<size_t> pending(n, 0);
+  std::vector<std::vector<size_t>> consumers(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (const std::string& in : g.nodes[i].inputs) {
+      auto it = producer.find(in);
+      if (in.empty() || it == producer.end()) continue;
+      ++pending[i];
+      consumers[it->second].push_back(i);
+    }
+  }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+  for (size_t i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push(i);
+  }
+  std::vector<bool> done(n, false);
+  std::vector<Node> sorted;
+  sorted.reserve(n);
+  while (!ready.empty()) {
+    const size_t i = ready.top();
+    ready.pop();
+    done[i] = true;
+    sorted.push_back(std::move(g.nodes[i]));
+    for (size_t c : consumers[i]) {
+      if (--pending[c] == 0) ready.push(c);
+    }
+  }
+  if (sorted.size() < n) {
+    size_t first = 0;
+    while (done[first]) ++first;
+    // g.nodes[first] was not moved from (it never became ready), nor were its producers.
+    return CycleError(g, producer, done, first);
+  }
+  g.nodes = std::move(sorted);
+  return Status::Ok();
+}
+
+Status ConvertInitializers(const onnx::GraphProto& gp, const ModelLimits& limits, Graph* g) {
+  for (const auto& t : gp.initializer()) {
+    if (t.name().empty()) return InvalidArgument("initializer without a name");
+    if (g->initializers.count(t.name())) return InvalidArgument("initializer '" + t.name() + "': defined twice");
+    auto tensor = TensorFromProto(t, limits.max_tensor_elements);
+    if (!tensor.ok()) return tensor.status();
+    g->initializers[t.name()] = std::move(*tensor);
+  }
+  if (gp.sparse_initializer_size() > 0) {
+    return InvalidArgument("sparse_initializer '" + gp.sparse_initializer(0).values().name() +
+                           "': sparse initializers are not supported");
+  }
+  return Status::Ok();
+}
+
+Status ConvertNodes(const onnx::GraphProto& gp, const ModelLimits& limits, Graph* g) {
+  if (gp.node_size() > limits.max_nodes) {
+    return ResourceExhausted("graph has " + std::to_string(gp.node_size()) + " nodes, over the limit of " +
+                             std::to_string(limits.max_nodes));
+  }
+  std::vector<std::string> names;
+  QFARM_RETURN_IF_ERROR(NameNodes(gp, &names));
+  for (int i = 0; i < gp.node_size(); ++i) {
+    QFARM_ASSIGN_OR_RETURN(Node n, NodeFromProto(gp.node(i), names[static_cast<size_t>(i)],
+                                                 limits.max_tensor_elements));
+    if (n.op_type != "Constant" || !n.domain.empty()) {
+      g->nodes.push_back(std::move(n));
+      continue;
+    }
+    if (n.outputs.size() != 1 || n.outputs[0].empty() || !n.inputs.empty()) {
+      return InvalidArgument(Where(n) + ": outputs: needs no inputs and exactly one named output");
+    }
+    if (g->initializers.count(n.outputs[0])) {
+      return InvalidArgument(Where(n) + ": output '" + n.outputs[0] + "': already defined by an initializer");
+    }
+    QFARM_ASSIGN_OR_RETURN(Tensor t, ConstantValue(n));
+    g->initializers[n.outputs[0]] = std::move(t);
+  }
+  return Status::Ok();
 }
 
 StatusOr<Graph> GraphFromProto(const onnx::ModelProto& m, const ModelLimits& limits) {
@@ -282,29 +322,17 @@ StatusOr<Graph> GraphFromProto(const onnx::ModelProto& m, const ModelLimits& lim
   QFARM_RETURN_IF_ERROR(CheckOpsets(m, &g.opset));
   const onnx::GraphProto& gp = m.graph();
   g.name = gp.name();
-  for (const auto& t : gp.initializer()) {
-    QFARM_ASSIGN_OR_RETURN(Tensor tensor, TensorFromProto(t, limits.max_tensor_elements));
-    g.initializers[t.name()] = std::move(tensor);
-  }
+  QFARM_RETURN_IF_ERROR(ConvertInitializers(gp, limits, &g));
   for (const auto& v : gp.input()) {
-    if (g.initializers.count(v.name())) continue;
-    QFARM_ASSIGN_OR_RETURN(ValueInfo info, ValueInfoFromProto(v));
+    if (g.initializers.count(v.name())) continue;  // IR < 4 lists initializers as inputs too
+    QFARM_ASSIGN_OR_RETURN(ValueInfo info, ValueInfoFromProto(v, "graph input"));
     g.inputs.push_back(std::move(info));
   }
   for (const auto& v : gp.output()) {
-    QFARM_ASSIGN_OR_RETURN(ValueInfo info, ValueInfoFromProto(v));
+    QFARM_ASSIGN_OR_RETURN(ValueInfo info, ValueInfoFromProto(v, "graph output"));
     g.outputs.push_back(std::move(info));
   }
-  for (int i = 0; i < gp.node_size(); ++i) {
-    QFARM_ASSIGN_OR_RETURN(Node n, NodeFromProto(gp.node(i), static_cast<size_t>(i), limits.max_tensor_elements));
-    if (n.op_type == "Constant" && n.domain.empty()) {
-      if (n.outputs.size() != 1) return InvalidArgument("node '" + n.name + "' (Constant): needs one output");
-      QFARM_ASSIGN_OR_RETURN(Tensor t, ConstantValue(n));
-      g.initializers[n.outputs[0]] = std::move(t);
-      continue;
-    }
-    g.nodes.push_back(std::move(n));
-  }
+  QFARM_RETURN_IF_ERROR(ConvertNodes(gp, limits, &g));
   QFARM_RETURN_IF_ERROR(SortTopologically(g));
   QFARM_RETURN_IF_ERROR(Validate(g, limits).status());
   return g;
@@ -314,19 +342,21 @@ StatusOr<Graph> GraphFromProto(const onnx::ModelProto& m, const ModelLimits& lim
 
 StatusOr<Graph> ParseOnnxModel(const std::string& bytes, const std::string& label,
                                const ModelLimits& limits) {
-  onnx::ModelProto m;
   if (bytes.empty()) return InvalidArgument(label + ": empty file, not an ONNX model");
-  if (!m.ParseFromString(bytes)) {
-    return InvalidArgument(label + ": not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  if (static_cast<uint64_t>(bytes.size()) > static_cast<uint64_t>(onnx_internal::kMaxFileBytes)) {
+    return ResourceExhausted(label + ": " + std::to_string(bytes.size()) + " bytes, over the limit of " +
+                             std::to_string(onnx_internal::kMaxFileBytes));
   }
-  if (!m.has_graph()) return InvalidArgument(label + ": not a valid ONNX model (no graph)");
+  onnx::ModelProto m;
+  if (!m.ParseFromString(bytes)) return InvalidArgument(label + ": not a valid ONNX model (protobuf parse failed)");
+  if (!m.has_graph()) return InvalidArgument(label + ": not a valid ONNX model (ModelProto has no graph)");
   auto g = GraphFromProto(m, limits);
   if (!g.ok()) return g.status().WithContext(label);
   return g;
 }
 
 StatusOr<Graph> LoadOnnxModel(const std::string& path, const ModelLimits& limits) {
-  QFARM_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  QFARM_ASSIGN_OR_RETURN(std::string bytes, onnx_internal::ReadFileLimited(path));
   return ParseOnnxModel(bytes, path, limits);
 }
 
@@ -359,47 +389,16 @@ StatusOr<std::string> SerializeOnnxModel(const Graph& g) {
     for (const auto& [k, a] : n.attrs) AttributeToProto(k, a, np->add_attribute());
   }
   std::string out;
-  if (!m.SerializeToString(&out)) return Internal("cannot serialize model '" + g.name + "'");
+  if (m.ByteSizeLong() > static_cast<size_t>(onnx_internal::kMaxFileBytes) || !m.SerializeToString(&out)) {
+    return ResourceExhausted("model '" + g.name + "': cannot serialize (over protobuf's 2 GiB limit?)");
+  }
   return out;
 }
 
 Status SaveOnnxModel(const Graph& graph, const std::string& path) {
-  QFARM_ASSIGN_OR_RETURN(std::string bytes, SerializeOnnxModel(graph));
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!f) return InvalidArgument(path + ": cannot write");
-  return Status::Ok();
-}
-
-StatusOr<NamedTensor> ReadTensorProtoFile(const std::string& path, int64_t max_elements) {
-  QFARM_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
-  onnx::TensorProto p;
-  if (bytes.empty() || !p.ParseFromString(bytes)) {
-    return InvalidArgument(path + ": not a valid TensorProto (protobuf parse failed)");
-  }
-  auto t = TensorFromProto(p, max_elements);
-  if (!t.ok()) return t.status().WithContext(path);
-  return NamedTensor{p.name(), std::move(*t)};
-}
-
-Status WriteTensorProtoFile(const std::string& path, const std::string& name, const Tensor& t) {
-  onnx::TensorProto p;
-  TensorToProto(name, t, &p);
-  std::ofstream f(path, std::ios::binary);
-  if (!f || !p.SerializeToOstream(&f)) return InvalidArgument(path + ": cannot write");
-  return Status::Ok();
-}
-
-StatusOr<NamedTensor> ReadTensorFile(const std::string& path, int64_t max_elements) {
-  const auto ends_with = [&](const std::string& s) {
-    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
-  };
-  if (ends_with(".npy")) {
-    QFARM_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path, max_elements));
-    return NamedTensor{"", std::move(t)};
-  }
-  if (ends_with(".pb")) return ReadTensorProtoFile(path, max_elements);
-  return InvalidArgument(path + ": unknown tensor file type (expected .pb or .npy)");
+  auto bytes = SerializeOnnxModel(graph);
+  if (!bytes.ok()) return bytes.status().WithContext(path);
+  return onnx_internal::WriteFileAtomic(path, *bytes);
 }
 
 }  // namespace qfarm
