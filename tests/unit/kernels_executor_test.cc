@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "kernels/devices.h"
 #include "kernels/executor.h"
 #include "model/builtin.h"
 #include "model/graph_builder.h"
@@ -132,6 +133,42 @@ TEST(KernelsExecutor, Avx2PathIsTheFarmsFirstHardwareDivergence) {
     ASSERT_FALSE(refused.ok());
     EXPECT_NE(refused.status().message().find("pair_sat16"), std::string::npos);
   }
+}
+
+TEST(KernelsExecutor, HostDevicesRunTheSuiteWithTheirDeclaredProfileAndRefuseOthers) {
+  const std::vector<HostDeviceInfo> devices = HostDevices();
+  ASSERT_FALSE(devices.empty());
+  ASSERT_EQ(devices.front().name, "host-scalar");
+  EXPECT_TRUE(devices.front().available);
+  EXPECT_EQ(devices.back().name, "host");
+  const BuiltinModel suite_mlp = BuiltinSuite().front();
+  for (const HostDeviceInfo& dev : devices) {
+    EXPECT_NE(std::find(dev.profiles.begin(), dev.profiles.end(), dev.declared_profile), dev.profiles.end()) << dev.name;
+    if (!dev.available) {
+      auto refused = RunOnDevice(dev.name, suite_mlp.graph, "", suite_mlp.sample_inputs, {});
+      ASSERT_FALSE(refused.ok()) << dev.name;
+      EXPECT_NE(refused.status().message().find(dev.name), std::string::npos) << refused.status().message();
+      continue;
+    }
+    for (const BuiltinModel& m : BuiltinSuite()) {
+      auto want = RunReference(m.graph, *ParseProfile(dev.declared_profile), m.sample_inputs);
+      ASSERT_TRUE(want.ok()) << want.status().message();
+      for (int threads : {1, 3}) {
+        auto got = RunOnDevice(dev.name, m.graph, "", m.sample_inputs, {}, threads);
+        ASSERT_TRUE(got.ok()) << dev.name << " " << m.name << ": " << got.status().message();
+        EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y")) << dev.name << " " << m.name << " threads=" << threads;
+      }
+    }
+    // A profile the path cannot compute exactly is refused, naming the device and the profile.
+    auto refused = RunOnDevice(dev.name, suite_mlp.graph, "dsp-sat32", suite_mlp.sample_inputs, {});
+    ASSERT_FALSE(refused.ok()) << dev.name;
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("'" + dev.name + "'"), std::string::npos) << refused.status().message();
+    EXPECT_NE(refused.status().message().find("dsp-sat32"), std::string::npos) << refused.status().message();
+  }
+  auto unknown = RunOnDevice("host-z80", suite_mlp.graph, "", suite_mlp.sample_inputs, {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("host-z80"), std::string::npos);
 }
 
 }  // namespace

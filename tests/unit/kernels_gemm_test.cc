@@ -4,6 +4,8 @@
 // values at the type extremes, per-column zero points and bias, 1 and 3 threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <random>
 #include <sstream>
 
@@ -146,6 +148,65 @@ TEST(KernelsGemm, Avx2DiffersFromOrtExactlyWhereInt16PairsSaturate) {
   p.b = &w8;
   QGemm(exact, p, 1);
   EXPECT_EQ(c, 64770);
+}
+
+// The farm's first real hardware divergence, as a sweep: u8 activations near 255 and full-range
+// weights through the VPMADDUBSW path. Every output equals the `avx2-u8s8` reference bit for bit,
+// and differs from the `ort` reference by exactly the int16 pair saturation excess, computed here
+// independently: Σ over pairs (2j, 2j+1) of sat16(x·w + x'·w') − (x·w + x'·w').
+TEST(KernelsGemm, Avx2SweepDiffersFromOrtByExactlyThePairSaturation) {
+  if (!CpuHas(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  std::mt19937 rng(seed);
+  const QGemmKernel& k = *FindQGemmKernel(Isa::kAvx2);
+  const Profile ort = *ParseProfile("ort"), avx2 = *ParseProfile("avx2-u8s8");
+  int diverging = 0, outputs = 0;
+  for (int64_t kk : {1, 2, 3, 7, 16, 31, 64, 67, 256}) {
+    const int64_t m = 5, n = 19;
+    std::vector<int32_t> a(static_cast<size_t>(m * kk)), w(static_cast<size_t>(kk * n));
+    for (auto& v : a) v = 200 + static_cast<int>(rng() % 56);                          // near 255
+    for (auto& v : w) v = rng() % 3 ? (rng() % 2 ? 127 : -128) : static_cast<int>(rng() % 256) - 128;
+    std::vector<uint8_t> a_bytes(a.begin(), a.end());
+    const int32_t za = static_cast<int32_t>(rng() % 256);
+    const PackedWeights packed = PackWeights(kk, n, k.nr, [&](int64_t r, int64_t j) {
+      return static_cast<int8_t>(w[static_cast<size_t>(r * n + j)]);
+    });
+    std::vector<int32_t> c(static_cast<size_t>(m * n));
+    GemmProblem p;
+    p.m = m;
+    p.a = a_bytes.data();
+    p.lda = kk;
+    p.a_zero = za;
+    p.b = &packed;
+    p.c = c.data();
+    p.ldc = n;
+    QGemm(k, p, 1);
+    std::vector<int32_t> x(static_cast<size_t>(kk)), col(static_cast<size_t>(kk));
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t excess = 0;
+        for (int64_t q = 0; q < kk; ++q) {
+          x[static_cast<size_t>(q)] = a[static_cast<size_t>(i * kk + q)];
+          col[static_cast<size_t>(q)] = w[static_cast<size_t>(q * n + j)];
+        }
+        for (int64_t q = 0; q < kk; q += 2) {
+          int64_t pair = int64_t{x[static_cast<size_t>(q)]} * col[static_cast<size_t>(q)];
+          if (q + 1 < kk) pair += int64_t{x[static_cast<size_t>(q + 1)]} * col[static_cast<size_t>(q + 1)];
+          excess += std::clamp<int64_t>(pair, -32768, 32767) - pair;
+        }
+        const int64_t want_avx2 = DotAccumulate(avx2, x, col, za, 0, DType::kUInt8, nullptr);
+        const int64_t want_ort = DotAccumulate(ort, x, col, za, 0, DType::kUInt8, nullptr);
+        const int32_t got = c[static_cast<size_t>(i * n + j)];
+        ASSERT_EQ(got, want_avx2) << "k=" << kk << " za=" << za << " at (" << i << "," << j << ") seed=" << seed;
+        ASSERT_EQ(int64_t{got} - want_ort, excess) << "k=" << kk << " za=" << za << " at (" << i << "," << j
+                                                   << ") seed=" << seed;
+        diverging += got != want_ort;
+        ++outputs;
+      }
+  }
+  // Most outputs diverge here (|{255,255}·{127,127}| > 32767); print how many for the record.
+  std::printf("avx2 vs ort: %d of %d outputs diverge\n", diverging, outputs);
+  EXPECT_GT(diverging, outputs / 2);
 }
 
 }  // namespace

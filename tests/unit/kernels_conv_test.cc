@@ -1,0 +1,166 @@
+// Convolution tester (STYLE.md item 7): QLinearConv and ConvInteger through the kernel paths
+// (im2col + GEMM, or the direct depthwise kernel on exact paths) against reference/'s
+// RunReferenceNode on one-node graphs, zero tolerance, for every host path this CPU has and
+// every named profile the path claims. Builder-style cases over channels 1..67, groups,
+// asymmetric padding, odd strides, dilation, non-square kernels, batch 2, int8/uint8
+// activations, zero points at the type extremes, per-tensor and per-channel weights, with and
+// without bias; 1 and 3 threads. Every parameter and the seed are printed on failure.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "kernels/devices.h"
+#include "kernels/executor.h"
+#include "reference/ops.h"
+
+namespace qfarm::kernels {
+namespace {
+
+class ConvTester {
+ public:
+  ConvTester& Channels(int64_t c, int64_t m) { c_ = c; m_ = m; return *this; }
+  ConvTester& Image(int64_t h, int64_t w) { h_ = h; w_ = w; return *this; }
+  ConvTester& Kernel(int64_t kh, int64_t kw) { kh_ = kh; kw_ = kw; return *this; }
+  ConvTester& Group(int64_t g) { group_ = g; return *this; }
+  ConvTester& Stride(int64_t sh, int64_t sw) { sh_ = sh; sw_ = sw; return *this; }
+  ConvTester& Dilation(int64_t d) { dil_ = d; return *this; }
+  ConvTester& Pads(int64_t t, int64_t l, int64_t b, int64_t r) { pads_ = {t, l, b, r}; return *this; }
+  ConvTester& Batch(int64_t n) { batch_ = n; return *this; }
+  ConvTester& Signed(bool s) { x_type_ = s ? DType::kInt8 : DType::kUInt8; return *this; }
+  ConvTester& PerChannel(bool p) { per_channel_ = p; return *this; }
+  ConvTester& Bias(bool b) { bias_ = b; return *this; }
+  ConvTester& Extremes(bool e) { extremes_ = e; return *this; }
+  ConvTester& Integer(bool i) { integer_ = i; return *this; }
+
+  std::string Describe() const {
+    std::ostringstream s;
+    s << (integer_ ? "ConvInteger" : "QLinearConv") << " n=" << batch_ << " c=" << c_ << " m=" << m_ << " hw=" << h_
+      << "x" << w_ << " k=" << kh_ << "x" << kw_ << " group=" << group_ << " stride=" << sh_ << "," << sw_
+      << " dilation=" << dil_ << " pads=" << pads_[0] << "," << pads_[1] << "," << pads_[2] << "," << pads_[3]
+      << " x=" << DTypeName(x_type_) << " per_channel=" << per_channel_ << " bias=" << bias_
+      << " extremes=" << extremes_;
+    return s.str();
+  }
+
+  // Runs the case on every available path and claimed profile; returns the comparisons made.
+  int Test(std::mt19937& rng, uint32_t seed) const {
+    const int64_t xlo = DTypeMin(x_type_), xhi = DTypeMax(x_type_);
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return extremes_ ? (rng() % 2 ? lo : hi) : lo + static_cast<int64_t>(rng() % static_cast<uint32_t>(hi - lo + 1));
+    };
+    Tensor x(x_type_, {batch_, c_, h_, w_}), w(DType::kInt8, {m_, c_ / group_, kh_, kw_});
+    for (int64_t i = 0; i < x.numel(); ++i) x.SetInt(i, pick(xlo, xhi));
+    for (int64_t i = 0; i < w.numel(); ++i) w.SetInt(i, pick(-128, 127));
+    const int64_t nw = per_channel_ ? m_ : 1;
+    Tensor zx = Tensor::Scalar(x_type_, static_cast<double>(rng() % 3 == 0 ? xlo : rng() % 3 == 0 ? xhi : pick(xlo, xhi)));
+    Tensor zw(DType::kInt8, {nw}), sw(DType::kFloat32, {nw}), bias(DType::kInt32, {m_});
+    // Per-channel int8 weights are symmetric in ONNX (zero point 0); ConvInteger takes any.
+    for (int64_t i = 0; i < nw; ++i) {
+      zw.SetInt(i, integer_ ? static_cast<int64_t>(rng() % 256) - 128 : 0);
+      sw.SetDouble(i, 0.001 + (rng() % 1000) * 2e-5);
+    }
+    for (int64_t i = 0; i < m_; ++i) bias.SetInt(i, static_cast<int64_t>(rng() % 200001) - 100000);
+    const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.25 + (rng() % 100) * 0.01);
+    const Tensor zy = Tensor::Scalar(x_type_, static_cast<double>(pick(xlo, xhi)));
+    Node n;
+    n.name = "conv";
+    n.op_type = integer_ ? "ConvInteger" : "QLinearConv";
+    n.outputs = {"y"};
+    n.attrs["group"] = Attribute::Int(group_);
+    n.attrs["strides"] = Attribute::Ints({sh_, sw_});
+    n.attrs["dilations"] = Attribute::Ints({dil_, dil_});
+    n.attrs["pads"] = Attribute::Ints({pads_[0], pads_[1], pads_[2], pads_[3]});
+    std::vector<const Tensor*> in;
+    if (integer_) {
+      n.inputs = {"x", "w", "zx", "zw"};
+      in = {&x, &w, &zx, &zw};
+    } else {
+      n.inputs = {"x", "sx", "zx", "w", "sw", "zw", "sy", "zy"};
+      in = {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy};
+      if (bias_) {
+        n.inputs.push_back("b");
+        in.push_back(&bias);
+      }
+    }
+    const std::string what = Describe() + " zx=" + std::to_string(zx.GetInt(0)) + " zy=" + std::to_string(zy.GetInt(0));
+    int compared = 0;
+    for (const HostDeviceInfo& dev : HostDevices()) {
+      if (!dev.available || dev.name == "host") continue;
+      const QGemmKernel& kernel = *FindQGemmKernel(dev.isa);
+      for (const std::string& prof_name : dev.profiles) {
+        const Profile prof = *ParseProfile(prof_name);
+        auto want = RunReferenceNode(n, prof, in);
+        EXPECT_TRUE(want.ok()) << what << ": " << want.status().message();
+        if (!want.ok()) return compared;
+        for (int threads : {1, 3}) {
+          auto got = RunKernelNode(n, kernel, prof, in, threads);
+          EXPECT_TRUE(got.ok()) << what << ": " << got.status().message();
+          if (!got.ok()) return compared;
+          EXPECT_EQ((*got)[0], (*want)[0]) << dev.name << " profile=" << prof_name << " threads=" << threads << " "
+                                           << what << " seed=" << seed;
+          if ((*got)[0] != (*want)[0]) return compared;
+          ++compared;
+        }
+      }
+    }
+    return compared;
+  }
+
+ private:
+  int64_t c_ = 3, m_ = 4, h_ = 7, w_ = 7, kh_ = 3, kw_ = 3, group_ = 1, sh_ = 1, sw_ = 1, dil_ = 1, batch_ = 1;
+  std::array<int64_t, 4> pads_{0, 0, 0, 0};
+  DType x_type_ = DType::kUInt8;
+  bool per_channel_ = false, bias_ = true, extremes_ = false, integer_ = false;
+};
+
+uint32_t Seed() { return ::testing::UnitTest::GetInstance()->random_seed(); }
+
+TEST(KernelsConv, ChannelSweepEqualsReference) {
+  std::mt19937 rng(Seed());
+  int compared = 0;
+  for (int64_t c = 1; c <= 67; c += (c < 8 ? 1 : 6)) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 20);
+    compared += ConvTester().Channels(c, m).Image(5, 6).Pads(1, 1, 1, 1).Signed(c % 2 == 0).PerChannel(c % 3 == 0)
+                    .Bias(c % 4 != 1).Test(rng, Seed());
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(compared, 0);
+}
+
+TEST(KernelsConv, GeometrySweepEqualsReference) {
+  std::mt19937 rng(Seed());
+  const uint32_t seed = Seed();
+  std::vector<ConvTester> cases;
+  cases.push_back(ConvTester().Channels(8, 12).Image(9, 8).Group(4).Stride(3, 3).Dilation(2).Pads(2, 2, 2, 2).Signed(true));
+  cases.push_back(ConvTester().Channels(6, 4).Image(7, 7).Kernel(1, 1).Stride(2, 2));
+  cases.push_back(ConvTester().Channels(5, 7).Image(11, 6).Kernel(3, 5).Stride(2, 1).Pads(0, 2, 1, 0).Batch(2));
+  cases.push_back(ConvTester().Channels(4, 6).Image(6, 9).Kernel(2, 4).Stride(1, 3).Pads(1, 0, 0, 3).Signed(true).PerChannel(true));
+  cases.push_back(ConvTester().Channels(6, 6).Image(8, 8).Group(3).Dilation(3).Pads(3, 3, 3, 3).Extremes(true));
+  cases.push_back(ConvTester().Channels(16, 32).Image(4, 4).Kernel(3, 3).Pads(1, 1, 1, 1).Extremes(true).Signed(true));
+  cases.push_back(ConvTester().Channels(3, 5).Image(10, 10).Kernel(7, 7).Stride(2, 2).Pads(3, 3, 3, 3).Bias(false));
+  cases.push_back(ConvTester().Channels(12, 12).Image(7, 7).Group(12).Kernel(3, 3).Stride(2, 2).Pads(1, 1, 1, 1));  // depthwise
+  cases.push_back(ConvTester().Channels(7, 14).Image(7, 7).Group(7).Kernel(3, 3).Pads(1, 1, 1, 1));  // multiplier 2
+  cases.push_back(ConvTester().Channels(64, 64).Image(14, 14).Kernel(1, 1).Batch(2).PerChannel(true));  // large k
+  for (const ConvTester& t : cases) {
+    EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
+    if (HasFailure()) return;
+  }
+}
+
+TEST(KernelsConv, ConvIntegerEqualsReference) {
+  std::mt19937 rng(Seed());
+  const uint32_t seed = Seed();
+  std::vector<ConvTester> cases;
+  cases.push_back(ConvTester().Integer(true).Channels(3, 8).Image(6, 6).Pads(1, 1, 1, 1));
+  cases.push_back(ConvTester().Integer(true).Channels(9, 9).Group(9).Image(8, 7).Stride(2, 2).Pads(1, 1, 1, 1).PerChannel(true));
+  cases.push_back(ConvTester().Integer(true).Channels(4, 4).Image(5, 5).Kernel(5, 5).Pads(2, 2, 2, 2).Extremes(true));
+  cases.push_back(ConvTester().Integer(true).Channels(6, 4).Group(2).Image(9, 9).Dilation(2).Signed(true).PerChannel(true));
+  for (const ConvTester& t : cases) {
+    EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
+    if (HasFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace qfarm::kernels

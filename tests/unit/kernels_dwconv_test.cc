@@ -1,0 +1,130 @@
+// Depthwise tester (STYLE.md item 7): the direct depthwise kernel (kernels/dwconv.h; 3×3 and 5×5
+// specialized, any other size generic) against reference/'s DotAccumulate, output by output,
+// zero tolerance. The reference builds each output's tap list itself (padding taps = the input
+// zero point, ARITHMETIC.md §1) under the exact profile the kernel claims (acc_bits=32, wrap,
+// pair_sat16=off). Sweeps channels 1..67, kernel sizes, strides 1..3, dilation, asymmetric
+// padding, int8/uint8, per-channel zero points and bias, values at the type extremes.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "kernels/dwconv.h"
+#include "reference/arith.h"
+
+namespace qfarm::kernels {
+namespace {
+
+struct DwCase {
+  int64_t channels, h, w, kh, kw, stride, dilation, pad_top, pad_left, pad_bottom, pad_right;
+  bool x_signed, bias, extremes;
+  std::string Describe() const {
+    std::ostringstream s;
+    s << "channels=" << channels << " hw=" << h << "x" << w << " k=" << kh << "x" << kw << " stride=" << stride
+      << " dilation=" << dilation << " pads=" << pad_top << "," << pad_left << "," << pad_bottom << "," << pad_right
+      << " x=" << (x_signed ? "s8" : "u8") << " bias=" << bias << " extremes=" << extremes;
+    return s.str();
+  }
+};
+
+class DwConvTester {
+ public:
+  explicit DwConvTester(uint32_t seed) : rng_(seed), seed_(seed) {}
+
+  void Test(const DwCase& t) {
+    ConvGeometry g;
+    g.in = {t.h, t.w};
+    g.kernel = {t.kh, t.kw};
+    g.stride = {t.stride, t.stride};
+    g.dilation = {t.dilation, t.dilation};
+    g.pad_begin = {t.pad_top, t.pad_left};
+    g.pad_end = {t.pad_bottom, t.pad_right};
+    g.out = {(t.h + t.pad_top + t.pad_bottom - t.dilation * (t.kh - 1) - 1) / t.stride + 1,
+             (t.w + t.pad_left + t.pad_right - t.dilation * (t.kw - 1) - 1) / t.stride + 1};
+    const int lo = t.x_signed ? -128 : 0, hi = t.x_signed ? 127 : 255;
+    auto pick = [&](int a, int b) { return t.extremes ? (rng_() % 2 ? a : b) : a + static_cast<int>(rng_() % (b - a + 1)); };
+    std::vector<int32_t> x(static_cast<size_t>(t.channels * t.h * t.w)), w(static_cast<size_t>(t.channels * t.kh * t.kw));
+    for (auto& v : x) v = pick(lo, hi);
+    for (auto& v : w) v = pick(-128, 127);
+    std::vector<int32_t> zw(static_cast<size_t>(t.channels)), bias(static_cast<size_t>(t.channels));
+    for (auto& z : zw) z = pick(-128, 127);
+    for (auto& b : bias) b = static_cast<int32_t>(rng_());
+    const int32_t zx = rng_() % 2 ? (rng_() % 2 ? lo : hi) : pick(lo, hi);
+    std::vector<uint8_t> x_bytes(x.size());
+    std::vector<int8_t> w_bytes(w.size());
+    for (size_t i = 0; i < x.size(); ++i) x_bytes[i] = static_cast<uint8_t>(x[i]);
+    for (size_t i = 0; i < w.size(); ++i) w_bytes[i] = static_cast<int8_t>(w[i]);
+    const int64_t positions = g.out[0] * g.out[1];
+    std::vector<int32_t> acc(static_cast<size_t>(t.channels * positions), 0x5a5a5a5a);
+    DepthwiseConv({&g, x_bytes.data(), t.x_signed, zx, w_bytes.data(), zw.data(), t.bias ? bias.data() : nullptr,
+                   t.channels, acc.data()});
+    const Profile exact;  // acc_bits=32, wrap, pair_sat16=off
+    std::vector<int32_t> taps_x, taps_w;
+    for (int64_t c = 0; c < t.channels; ++c)
+      for (int64_t oy = 0; oy < g.out[0]; ++oy)
+        for (int64_t ox = 0; ox < g.out[1]; ++ox) {
+          taps_x.clear();
+          taps_w.clear();
+          for (int64_t ky = 0; ky < t.kh; ++ky)
+            for (int64_t kx = 0; kx < t.kw; ++kx) {
+              const int64_t iy = oy * t.stride - t.pad_top + ky * t.dilation;
+              const int64_t ix = ox * t.stride - t.pad_left + kx * t.dilation;
+              const bool inside = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w;
+              taps_x.push_back(inside ? x[static_cast<size_t>((c * t.h + iy) * t.w + ix)] : zx);
+              taps_w.push_back(w[static_cast<size_t>((c * t.kh + ky) * t.kw + kx)]);
+            }
+          const int64_t want = DotAccumulate(exact, taps_x, taps_w, zx, zw[static_cast<size_t>(c)],
+                                             t.x_signed ? DType::kInt8 : DType::kUInt8,
+                                             t.bias ? &bias[static_cast<size_t>(c)] : nullptr);
+          ASSERT_EQ(acc[static_cast<size_t>(c * positions + oy * g.out[1] + ox)], want)
+              << t.Describe() << " zx=" << zx << " at channel " << c << " (" << oy << "," << ox << ") seed=" << seed_;
+        }
+    ++cases_;
+  }
+  int cases() const { return cases_; }
+
+ private:
+  std::mt19937 rng_;
+  uint32_t seed_;
+  int cases_ = 0;
+};
+
+TEST(KernelsDwConv, SpecializedAndGenericSizesEqualReference) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  DwConvTester tester(seed);
+  std::mt19937 rng(seed);
+  int expected = 0;
+  for (int64_t c = 1; c <= 67; c += (c < 5 ? 1 : 7)) {
+    for (const auto& [kh, kw] : {std::pair<int64_t, int64_t>{3, 3}, {5, 5}, {3, 5}, {1, 1}, {7, 7}}) {
+      const int64_t stride = 1 + static_cast<int64_t>(rng() % 3), dilation = 1 + static_cast<int64_t>(rng() % 2);
+      const int64_t p = kh / 2 * dilation;
+      tester.Test({c, 5 + static_cast<int64_t>(rng() % 9), 4 + static_cast<int64_t>(rng() % 11), kh, kw, stride, dilation,
+                   p, kw / 2 * dilation, p, kw / 2 * dilation, c % 2 == 0, c % 3 != 0, c % 5 == 0});
+      ++expected;
+      if (HasFatalFailure()) return;
+    }
+  }
+  EXPECT_EQ(tester.cases(), expected);
+}
+
+TEST(KernelsDwConv, EdgesEqualReference) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  DwConvTester tester(seed);
+  const std::vector<DwCase> cases = {
+      {16, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, false, true, true},    // 1×1 image, all but one tap padding
+      {8, 3, 3, 5, 5, 1, 1, 2, 2, 2, 2, true, true, true},      // kernel larger than the image
+      {4, 9, 9, 3, 3, 2, 1, 0, 0, 1, 1, false, false, false},   // asymmetric (TF SAME) padding
+      {4, 9, 9, 3, 3, 3, 1, 2, 0, 0, 2, true, true, false},
+      {3, 12, 12, 5, 5, 2, 2, 4, 4, 4, 4, false, true, true},   // dilation 2 on 5×5
+      {32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, false, true, false}, // the built-in dw3x3 shape
+      {2, 64, 64, 5, 5, 1, 1, 2, 2, 2, 2, true, true, true},    // a large plane, extremes
+  };
+  for (const DwCase& t : cases) {
+    tester.Test(t);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(tester.cases(), static_cast<int>(cases.size()));
+}
+
+}  // namespace
+}  // namespace qfarm::kernels
