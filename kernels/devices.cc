@@ -5,14 +5,12 @@
 namespace qfarm::kernels {
 namespace {
 
-std::string DeclaredProfile(const QGemmKernel& k) { return k.pair_sat16 ? "avx2-u8s8" : "ort"; }
-
 HostDeviceInfo Describe(const std::string& name, const QGemmKernel& k) {
   HostDeviceInfo d;
   d.name = name;
   d.isa = k.isa;
   d.kernel = std::string(k.name);
-  d.declared_profile = DeclaredProfile(k);
+  d.declared_profile = std::string(k.declared_profile);
   for (const NamedProfile& np : NamedProfiles()) {
     auto p = ParseProfile(np.name);
     if (p.ok() && KernelsCompute(k.pair_sat16, *p)) d.profiles.emplace_back(np.name);

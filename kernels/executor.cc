@@ -11,7 +11,7 @@ std::vector<HostPath> AvailableHostPaths() {
   for (int i = 0; i < count; ++i) {
     if (!CpuHas(all[i].isa)) continue;
     paths.push_back({"host-" + std::string(IsaName(all[i].isa)), all[i].isa,
-                     all[i].pair_sat16 ? "avx2-u8s8" : "ort"});
+                     std::string(all[i].declared_profile)});
   }
   return paths;
 }

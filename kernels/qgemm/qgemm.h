@@ -1,4 +1,5 @@
-// Integer GEMM microkernels: C[mr × NR] (int32) = A[mr × K] (uint8) · B (int8, packed), one ISA
+// Integer GEMM microkernels: C[mr × NR] (int32, mr ≤ kMaxMr = 8) = A[mr × K] (uint8) · B (int8, packed),
+// named qgemm_u8s8_<MR>x<NR>__<isa>; one ISA
 // per file, all listed in registry.inc.
 //
 // Packing (shared by every kernel of one NR): K is padded to a multiple of 4 with zeros in B;
@@ -26,10 +27,11 @@ using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda,
                               int32_t* c, int64_t ldc);
 
 struct QGemmKernel {
-  std::string_view name;  // e.g. "qgemm_u8s8_4x16__avx512vnni"
+  std::string_view name;  // e.g. "qgemm_u8s8_8x16__avx512vnni"
   Isa isa;
   int nr;
   bool pair_sat16;
+  std::string_view declared_profile;  // what its host device claims by default
   QGemmUkernel ukernel;
 };
 
@@ -38,7 +40,7 @@ const QGemmKernel* AllQGemmKernels(int* count);
 const QGemmKernel* FindQGemmKernel(Isa isa);
 
 // Kernel entry points (one per ISA file).
-#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16) \
+#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) \
   void name(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc);
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL

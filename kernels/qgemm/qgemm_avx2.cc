@@ -6,7 +6,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x8__avx2(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+void qgemm_u8s8_8x8__avx2(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                           int32_t* c, int64_t ldc) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i acc[kMaxMr];

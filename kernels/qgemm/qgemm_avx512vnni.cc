@@ -5,7 +5,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x16__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda,
+void qgemm_u8s8_8x16__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda,
                                  const int8_t* b, int32_t* c, int64_t ldc) {
   __m512i acc[kMaxMr];
   for (int r = 0; r < kMaxMr; ++r) acc[r] = _mm512_setzero_si512();

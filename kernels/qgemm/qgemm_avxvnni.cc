@@ -5,7 +5,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x8__avxvnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+void qgemm_u8s8_8x8__avxvnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                              int32_t* c, int64_t ldc) {
   __m256i acc[kMaxMr];
   for (int r = 0; r < kMaxMr; ++r) acc[r] = _mm256_setzero_si256();

@@ -7,7 +7,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x8__neon(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+void qgemm_u8s8_8x8__neon(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                           int32_t* c, int64_t ldc) {
   for (int r = 0; r < mr; ++r) {
     int32x4_t acc0 = vdupq_n_s32(0), acc1 = vdupq_n_s32(0);

@@ -8,7 +8,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x8__neondot(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+void qgemm_u8s8_8x8__neondot(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                              int32_t* c, int64_t ldc) {
   int32x4_t colsum0 = vdupq_n_s32(0), colsum1 = vdupq_n_s32(0);
   const int8x16_t ones = vdupq_n_s8(1);

@@ -3,7 +3,7 @@
 
 namespace qfarm::kernels {
 
-void qgemm_u8s8_4x8__scalar(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+void qgemm_u8s8_8x8__scalar(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                             int32_t* c, int64_t ldc) {
   constexpr int kNr = 8;
   for (int r = 0; r < mr; ++r) {

@@ -32,7 +32,7 @@ bool CpuHas(Isa isa) {
 
 namespace {
 const QGemmKernel kKernels[] = {
-#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16) {#name, isa, nr, pair_sat16, name},
+#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) {#name, isa, nr, pair_sat16, profile, name},
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
 };
