@@ -58,23 +58,77 @@ bool PathComputes(Isa isa, const Profile& p, std::string* why) {
   return KernelsCompute(k->pair_sat16, p, why);
 }
 
-StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
-                                const TensorMap& inputs, const ExecOptions& options, int threads) {
+namespace {
+
+// The index of the weight input of a node the GEMM kernels run, or -1.
+int WeightInput(const Node& node) {
+  if (!node.domain.empty()) return -1;
+  if (node.op_type == "QLinearMatMul" || node.op_type == "QLinearConv") return 3;
+  if (node.op_type == "MatMulInteger" || node.op_type == "ConvInteger") return 1;
+  return -1;
+}
+
+// Whether the kernels would run the node on packed weights `w` (int8, 2-D B or 2-D conv, and
+// not the direct depthwise kernel that exact paths use).
+bool PacksWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
+  if (w.dtype() != DType::kInt8) return false;
+  if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") return w.rank() == 2;
+  if (w.rank() != 4 || w.dim(0) == 0) return false;
+  const bool depthwise = w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
+  return kernel.pair_sat16 || !depthwise;
+}
+
+}  // namespace
+
+StatusOr<PreparedGraph> PreparedGraph::Prepare(const Graph& graph, Isa isa) {
   const QGemmKernel* kernel = FindQGemmKernel(isa);
   if (!kernel || !CpuHas(isa)) {
     return Unavailable("kernel path '" + std::string(IsaName(isa)) + "' is not available on this CPU");
   }
+  PreparedGraph pg;
+  pg.graph_ = &graph;
+  pg.isa_ = isa;
+  pg.kernel_ = kernel;
+  for (const Node& node : graph.nodes) {
+    const int wi = WeightInput(node);
+    if (wi < 0 || static_cast<size_t>(wi) >= node.inputs.size()) continue;
+    const auto it = graph.initializers.find(node.inputs[static_cast<size_t>(wi)]);
+    if (it == graph.initializers.end() || !PacksWeights(node, *kernel, it->second)) continue;
+    pg.packed_[&node] = Packed{&it->second, PrepareWeights(node, *kernel, it->second)};
+  }
+  return pg;
+}
+
+StatusOr<ExecResult> PreparedGraph::Run(const Profile& profile, const TensorMap& inputs,
+                                        const ExecOptions& options, int threads) const {
   std::string why;
-  if (!PathComputes(isa, profile, &why)) {
-    return InvalidArgument("host-" + std::string(IsaName(isa)) + " cannot compute profile '" +
+  if (!PathComputes(isa_, profile, &why)) {
+    return InvalidArgument("host-" + std::string(IsaName(isa_)) + " cannot compute profile '" +
                            ProfileToText(profile) + "' exactly: " + why);
   }
-  return RunGraph(graph, inputs, options,
+  return RunGraph(*graph_, inputs, options,
                   [&](const Node& node, const std::vector<const Tensor*>& args) -> StatusOr<std::vector<Tensor>> {
-                    auto out = RunKernelNode(node, *kernel, profile, args, threads);
+                    const PreparedWeights* prepared = nullptr;
+                    const auto it = packed_.find(&node);
+                    if (it != packed_.end()) {
+                      const Tensor* w = args[static_cast<size_t>(WeightInput(node))];
+                      if (w && (w == it->second.weight || *w == *it->second.weight)) prepared = &it->second.prepared;
+                    }
+                    auto out = RunKernelNode(node, *kernel_, profile, args, threads, prepared);
                     if (out.ok() || out.status().code() != StatusCode::kNotFound) return out;
                     return RunReferenceNode(node, profile, args);
                   });
+}
+
+StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
+                                const TensorMap& inputs, const ExecOptions& options, int threads) {
+  std::string why;
+  if (FindQGemmKernel(isa) && CpuHas(isa) && !PathComputes(isa, profile, &why)) {
+    return InvalidArgument("host-" + std::string(IsaName(isa)) + " cannot compute profile '" +
+                           ProfileToText(profile) + "' exactly: " + why);
+  }
+  QFARM_ASSIGN_OR_RETURN(PreparedGraph pg, PreparedGraph::Prepare(graph, isa));
+  return pg.Run(profile, inputs, options, threads);
 }
 
 }  // namespace qfarm::kernels

@@ -9,6 +9,7 @@
 // Thread-compatible; `threads` only splits output rows, results do not depend on it.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,29 @@ struct PreparedWeights {
   std::vector<PackedWeights> groups;
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
+
+// A graph bound to one kernel path with the constant weights of its GEMM/conv nodes packed once
+// (what a runtime does at session creation), for running the same model many times: latency
+// loops, nightly runs. Holds a pointer to `graph`, which must outlive it and stay unchanged.
+// A run whose inputs override a packed initializer with different bytes packs that node afresh,
+// so results never depend on the cache. Immutable after Prepare: Run is thread-safe.
+class PreparedGraph {
+ public:
+  static StatusOr<PreparedGraph> Prepare(const Graph& graph, Isa isa);
+  StatusOr<ExecResult> Run(const Profile& profile, const TensorMap& inputs, const ExecOptions& options,
+                           int threads) const;
+  int64_t packed_nodes() const { return static_cast<int64_t>(packed_.size()); }
+
+ private:
+  struct Packed {
+    const Tensor* weight;  // the initializer it was packed from
+    PreparedWeights prepared;
+  };
+  const Graph* graph_ = nullptr;
+  Isa isa_ = Isa::kScalar;
+  const QGemmKernel* kernel_ = nullptr;
+  std::map<const Node*, Packed> packed_;
+};
 
 // Runs one node on the kernel path (packing its weights unless `prepared` is given), or returns
 // a NotFound status when the kernels do not cover it (the caller then uses the reference).

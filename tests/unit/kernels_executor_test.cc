@@ -171,5 +171,40 @@ TEST(KernelsExecutor, HostDevicesRunTheSuiteWithTheirDeclaredProfileAndRefuseOth
   EXPECT_NE(unknown.status().message().find("host-z80"), std::string::npos);
 }
 
+TEST(KernelsExecutor, PreparedGraphPacksOnceAndHonoursOverriddenWeights) {
+  for (const BuiltinModel& m : BuiltinSuite()) {
+    for (const HostPath& path : AvailableHostPaths()) {
+      auto pg = PreparedGraph::Prepare(m.graph, path.isa);
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      const Profile prof = *ParseProfile(path.declared_profile);
+      auto want = RunReference(m.graph, prof, m.sample_inputs);
+      ASSERT_TRUE(want.ok());
+      for (int run = 0; run < 2; ++run) {
+        auto got = pg->Run(prof, m.sample_inputs, {}, 1 + run * 2);
+        ASSERT_TRUE(got.ok()) << got.status().message();
+        EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y")) << m.name << " on " << path.device << " run " << run;
+      }
+      // Inputs may override an initializer: the packed copy must not be used for it.
+      for (const Node& node : m.graph.nodes) {
+        if (node.op_type != "QLinearMatMul" && node.op_type != "QLinearConv") continue;
+        const std::string& wname = node.inputs[3];
+        if (!m.graph.initializers.count(wname)) continue;
+        TensorMap inputs = m.sample_inputs;
+        Tensor w = m.graph.initializers.at(wname);
+        for (int64_t i = 0; i < w.numel(); i += 3) w.SetInt(i, -w.GetInt(i) / 2);
+        inputs[wname] = w;
+        auto want2 = RunReference(m.graph, prof, inputs);
+        auto got2 = pg->Run(prof, inputs, {}, 1);
+        ASSERT_TRUE(want2.ok() && got2.ok());
+        EXPECT_EQ(got2->outputs.at("y"), want2->outputs.at("y")) << m.name << " on " << path.device << " with "
+                                                                  << wname << " overridden";
+        EXPECT_NE(want2->outputs.at("y"), want->outputs.at("y")) << "the override should matter: " << wname;
+        break;
+      }
+      if (m.name == "mlp" || m.name == "mobilenet_block") EXPECT_GT(pg->packed_nodes(), 0) << m.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qfarm::kernels
