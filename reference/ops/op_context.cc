@@ -1,6 +1,7 @@
 #include "reference/ops/op_context.h"
 
 #include <cmath>
+#include <limits>
 
 namespace qfarm::ref {
 
@@ -64,22 +65,35 @@ int64_t BroadcastIndex(const Shape& out_shape, const Shape& in_shape, int64_t ou
   return idx;
 }
 
-double PortableSigmoid(double x) {
-  // exp(−x) = 2^k · e^r with r = −x − k·ln2, |r| ≤ ln2/2; e^r by its Taylor series summed from
-  // the smallest term up, in plain IEEE double (no FMA, no libm).
-  if (x > 40) return 1.0;
-  if (x < -745) return 0.0;
-  const double t = -x;
+double PortableExp(double x) {
+  // exp(x) = 2^k · e^r with r = x − k·ln2, |r| ≤ ln2/2; e^r by its Taylor series summed from the
+  // smallest term up, in plain IEEE double (no FMA, no libm).
+  if (std::isnan(x)) return x;
+  if (x > 709.8) return std::numeric_limits<double>::infinity();
+  if (x < -745.2) return 0.0;
   const double ln2 = 0.6931471805599453094;
-  const double k = std::nearbyint(t / ln2);
-  const double r = t - k * ln2;
+  const double k = std::nearbyint(x / ln2);
+  const double r = x - k * ln2;
   double term[24];
   term[0] = 1.0;
   for (int i = 1; i < 24; ++i) term[i] = term[i - 1] * r / static_cast<double>(i);
   double e = 0.0;
   for (int i = 23; i >= 0; --i) e += term[i];
-  const double exp_t = std::ldexp(e, static_cast<int>(k));
-  return 1.0 / (1.0 + exp_t);
+  return std::ldexp(e, static_cast<int>(k));
+}
+
+float PortableExpf(float x) {
+  const double e = PortableExp(static_cast<double>(x));
+  // Beyond FLT_MAX plus half an ulp the float result is inf (expf overflows near x = 88.72).
+  if (e >= static_cast<double>(std::numeric_limits<float>::max()) + 0x1p103) {
+    return std::numeric_limits<float>::infinity();
+  }
+  return static_cast<float>(e);
+}
+
+double PortableSigmoid(double x) {
+  if (x > 40) return 1.0;
+  return 1.0 / (1.0 + PortableExp(-x));
 }
 
 }  // namespace qfarm::ref

@@ -84,8 +84,14 @@ Status RunConcat(const OpContext& ctx);
 Status RunSplit(const OpContext& ctx);
 Status RunCast(const OpContext& ctx);
 
-// Deterministic logistic function: a portable exp (range reduction and a fixed-order series in
-// IEEE double), so results do not depend on the platform's libm.
+// A portable exp (range reduction and a fixed-order series in IEEE double, no libm), so results do
+// not depend on the platform: relative error below 1e-15, and beyond double's range it returns
+// inf or 0.
+double PortableExp(double x);
+// expf as glibc computes it (correctly rounded in practice): PortableExp rounded once to float.
+// tests/unit/ops_test.cc checks it against the platform's expf.
+float PortableExpf(float x);
+// Deterministic logistic function in double: 1 / (1 + PortableExp(−x)).
 double PortableSigmoid(double x);
 
 }  // namespace qfarm::ref

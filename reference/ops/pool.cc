@@ -55,31 +55,57 @@ Status ForEachWindow(const OpContext& ctx, const Tensor& x, bool global, Fn fn) 
   return Status::Ok();
 }
 
-// The average of the centred values (x − zx) of one window, requantized to the output scale.
-int64_t AverageOf(const Profile& p, const Tensor& x, const Window& w, const QuantParams& qx,
-                  const QuantParams& qy) {
-  const float sx = qx.Scale(0), sy = qy.Scale(0);
-  if (w.count == 0) return 0;
-  switch (p.requant) {
-    case Requant::kFloat32: {  // ONNX Runtime: dequantize, float sum, divide, quantize
-      float sum = 0.0f;
-      for (int64_t i : w.inside) sum += static_cast<float>(x.GetInt(i) - qx.Zero(0)) * sx;
-      const float avg = sum / static_cast<float>(w.count);
-      return RoundToInt(avg / sy, p.rounding);
-    }
-    case Requant::kFloat64: {
-      double sum = 0.0;
-      for (int64_t i : w.inside) sum += static_cast<double>(x.GetInt(i) - qx.Zero(0)) * double{sx};
-      return RoundToInt(sum / static_cast<double>(w.count) / double{sy}, p.rounding);
-    }
-    default: {
-      int64_t sum = 0;
-      for (int64_t i : w.inside) sum += x.GetInt(i) - qx.Zero(0);
-      if (sx == sy) return RoundingDivide(sum, w.count, p.rounding);  // TFLite int8 AveragePool
-      const double m = double{sx} / (double{sy} * static_cast<double>(w.count));
-      return Requantize(p, MakeRequantParamsFromMultiplier(p, m), sum);
-    }
+// Σ(x + offset) over the taps inside the image plus `pad_value` for each padding tap that
+// counts, each addition under the profile's accumulator rules.
+int64_t WindowSum(const Profile& p, const Tensor& x, const Window& w, int64_t offset,
+                  int64_t pad_value) {
+  int64_t sum = 0;
+  for (int64_t i : w.inside) sum = AccumulateAdd(p, sum, x.GetInt(i) + offset);
+  for (int64_t k = static_cast<int64_t>(w.inside.size()); k < w.count; ++k) {
+    sum = AccumulateAdd(p, sum, pad_value);
   }
+  return sum;
+}
+
+// One output of QLinearAveragePool (global: QLinearGlobalAveragePool), saturated to `out`.
+// Per profile as docs/arithmetic.md §Pooling says.
+int64_t AverageOf(const Profile& p, const Tensor& x, const Window& w, const QuantParams& qx,
+                  const QuantParams& qy, bool global, DType out) {
+  const float sx = qx.Scale(0), sy = qy.Scale(0);
+  const int32_t zx = qx.Zero(0), zy = qy.Zero(0);
+  if (w.count == 0) return FinishOutput(0, zy, out, TypeLo(out), TypeHi(out));
+  const int64_t count = w.count;
+  if (p.requant == Requant::kFloat32 && !global) {
+    // ONNX Runtime qlinear_pool.cc: dequantize each tap, float sum in window order, divide by
+    // the count, then nearbyintf(avg / s_y + z_y); padding taps add 0.
+    float sum = 0.0f;
+    for (int64_t i : w.inside) sum += sx * static_cast<float>(x.GetInt(i) - zx);
+    const float v = sum / static_cast<float>(count) / sy + static_cast<float>(zy);
+    return FinishOutput(RoundToInt(static_cast<double>(v), p.rounding), 0, out, TypeLo(out),
+                        TypeHi(out));
+  }
+  if (p.requant == Requant::kFloat32) {
+    // MLAS QLinearGlobalAveragePool: integer Σ(x − z_x), scale (s_x / count) / s_y in float.
+    const float scale = sx / static_cast<float>(count) / sy;
+    const int64_t sum = WindowSum(p, x, w, -zx, 0);
+    const float v = static_cast<float>(sum) * scale;
+    return FinishOutput(RoundToInt(static_cast<double>(v), p.rounding), zy, out, TypeLo(out),
+                        TypeHi(out));
+  }
+  if (p.requant == Requant::kFloat64) {
+    const double m = double{sx} / (double{sy} * static_cast<double>(count));
+    const double v = static_cast<double>(WindowSum(p, x, w, -zx, 0)) * m;
+    return FinishOutput(RoundToInt(v, p.rounding), zy, out, TypeLo(out), TypeHi(out));
+  }
+  if (sx == sy && zx == zy) {
+    // TFLite int8 AveragePool: the raw sum (padding taps count as z_x), (sum ± count/2) / count
+    // under half_away, no zero-point arithmetic.
+    const int64_t sum = WindowSum(p, x, w, 0, zx);
+    return FinishOutput(RoundingDivide(sum, count, p.rounding), 0, out, TypeLo(out), TypeHi(out));
+  }
+  const double m = double{sx} / (double{sy} * static_cast<double>(count));
+  const int64_t v = Requantize(p, MakeRequantParamsFromMultiplier(p, m), WindowSum(p, x, w, -zx, 0));
+  return FinishOutput(v, zy, out, TypeLo(out), TypeHi(out));
 }
 
 Status QLinearAverage(const OpContext& ctx, bool global) {
@@ -88,8 +114,7 @@ Status QLinearAverage(const OpContext& ctx, bool global) {
   QFARM_ASSIGN_OR_RETURN(QuantParams qx, ReadQuantParams(ctx, 1, 2, x.dtype()));
   QFARM_ASSIGN_OR_RETURN(QuantParams qy, ReadQuantParams(ctx, 3, 4, y.dtype()));
   return ForEachWindow(ctx, x, global, [&](const Window& w, int64_t out) {
-    const int64_t v = AverageOf(ctx.profile, x, w, qx, qy);
-    y.SetInt(out, FinishOutput(v, qy.Zero(0), y.dtype(), TypeLo(y.dtype()), TypeHi(y.dtype())));
+    y.SetInt(out, AverageOf(ctx.profile, x, w, qx, qy, global, y.dtype()));
   });
 }
 
