@@ -17,7 +17,10 @@ using infer::Ctx;
 
 using InferFn = std::function<StatusOr<std::vector<ValueInfo>>(const Ctx&)>;
 
-Status Arity(const Ctx& c, size_t min_in, size_t max_in, size_t min_out, size_t max_out) {
+// Counts inputs and outputs; inputs below min_in must be given unless listed in `optional`
+// (the contrib ops' zero points may be omitted: they read as 0).
+Status Arity(const Ctx& c, size_t min_in, size_t max_in, size_t min_out, size_t max_out,
+             std::initializer_list<size_t> optional = {}) {
   const size_t present = c.NumInputs();
   if (present < min_in || present > max_in) {
     return c.Err("inputs", "has " + std::to_string(present) + " inputs, expected " +
@@ -26,7 +29,8 @@ Status Arity(const Ctx& c, size_t min_in, size_t max_in, size_t min_out, size_t 
                                                        std::to_string(max_in)));
   }
   for (size_t i = 0; i < min_in; ++i) {
-    if (c.node.inputs[i].empty()) return c.Err(c.Field(i), "required input is missing");
+    const bool opt = std::find(optional.begin(), optional.end(), i) != optional.end();
+    if (!opt && c.node.inputs[i].empty()) return c.Err(c.Field(i), "required input is missing");
   }
   if (c.node.outputs.size() < min_out || c.node.outputs.size() > max_out) {
     return c.Err("outputs", "has " + std::to_string(c.node.outputs.size()) +
@@ -187,6 +191,10 @@ StatusOr<std::vector<ValueInfo>> InferDequantizeLinear(const Ctx& c) {
     channels = x[static_cast<size_t>(axis)];
   }
   QFARM_RETURN_IF_ERROR(CheckScale(c, 1, channels));
+  if (c.In(1).dtype != DType::kFloat32) {
+    return c.Err(c.Field(1), "scale must be float (a float16 scale would make a float16 output, "
+                             "which qfarm does not produce)");
+  }
   QFARM_RETURN_IF_ERROR(CheckZeroPoint(c, 2, t, channels));
   return One(c, DType::kFloat32, x);
 }
@@ -232,6 +240,15 @@ StatusOr<std::vector<ValueInfo>> InferMatMulInteger(const Ctx& c) {
 
 // ---- Convolution --------------------------------------------------------------------------------
 
+// ResolveConvGeometry's errors name an attribute, or else concern the input's spatial size.
+Status GeometryError(const Ctx& c, const Status& s) {
+  const std::string& m = s.message();
+  if (m.rfind("attribute '", 0) == 0 || m.rfind("input 0:", 0) == 0) {
+    return s.WithContext("node '" + c.node.name + "' (" + c.node.op_type + ")");
+  }
+  return c.Err(c.Field(0), m);
+}
+
 // Shared shape logic of QLinearConv / ConvInteger / Conv: x at xi, w at wi.
 StatusOr<Shape> ConvShape(const Ctx& c, size_t xi, size_t wi) {
   const Shape& x = c.In(xi).shape;
@@ -260,7 +277,7 @@ StatusOr<Shape> ConvShape(const Ctx& c, size_t xi, size_t wi) {
     return c.Err("attribute 'kernel_shape'", "does not match the weight shape " + ShapeToString(w));
   }
   auto g = ResolveConvGeometry(c.node, x, kernel, /*allow_ceil_mode=*/false);
-  if (!g.ok()) return g.status().WithContext("node '" + c.node.name + "' (" + c.node.op_type + ")");
+  if (!g.ok()) return GeometryError(c, g.status());
   Shape out = {x[0], w[0]};
   if (x.size() == 4) out.push_back(g->out[0]);
   out.push_back(g->out[1]);
@@ -316,7 +333,7 @@ StatusOr<std::vector<ValueInfo>> InferConvFloat(const Ctx& c) {
 // ---- Elementwise and pooling -------------------------------------------------------------------
 
 StatusOr<std::vector<ValueInfo>> InferQLinearBinary(const Ctx& c) {
-  QFARM_RETURN_IF_ERROR(Arity(c, 7, 8, 1, 1));
+  QFARM_RETURN_IF_ERROR(Arity(c, 7, 8, 1, 1, {2, 5}));
   QFARM_RETURN_IF_ERROR(ExpectType(c, 0, {DType::kInt8, DType::kUInt8}));
   QFARM_RETURN_IF_ERROR(ExpectType(c, 3, {c.In(0).dtype}));
   QFARM_RETURN_IF_ERROR(CheckScale(c, 1, -1));
@@ -331,7 +348,7 @@ StatusOr<std::vector<ValueInfo>> InferQLinearBinary(const Ctx& c) {
 
 // QLinearSigmoid / QLinearLeakyRelu: X, X_scale, X_zp, Y_scale, Y_zp.
 StatusOr<std::vector<ValueInfo>> InferQLinearUnary(const Ctx& c) {
-  QFARM_RETURN_IF_ERROR(Arity(c, 4, 5, 1, 1));
+  QFARM_RETURN_IF_ERROR(Arity(c, 4, 5, 1, 1, {2}));
   QFARM_RETURN_IF_ERROR(ExpectType(c, 0, {DType::kInt8, DType::kUInt8}));
   QFARM_RETURN_IF_ERROR(CheckScale(c, 1, -1));
   QFARM_RETURN_IF_ERROR(CheckZeroPoint(c, 2, c.In(0).dtype, -1));
@@ -344,10 +361,13 @@ StatusOr<Shape> PoolShape(const Ctx& c, const Shape& x) {
   std::vector<int64_t> kernel = c.node.AttrInts("kernel_shape");
   if (kernel.empty()) return c.Err("attribute 'kernel_shape'", "is required");
   for (int64_t k : kernel) {
-    if (k <= 0) return c.Err("attribute 'kernel_shape'", "values must be positive");
+    if (k <= 0 || k > (int64_t{1} << 20)) {
+      return c.Err("attribute 'kernel_shape'", "value " + std::to_string(k) +
+                                                   " must be in [1, 2^20]");
+    }
   }
   auto g = ResolveConvGeometry(c.node, x, kernel, /*allow_ceil_mode=*/true);
-  if (!g.ok()) return g.status().WithContext("node '" + c.node.name + "' (" + c.node.op_type + ")");
+  if (!g.ok()) return GeometryError(c, g.status());
   Shape out = {x[0], x[1]};
   if (x.size() == 4) out.push_back(g->out[0]);
   out.push_back(g->out[1]);
@@ -355,7 +375,7 @@ StatusOr<Shape> PoolShape(const Ctx& c, const Shape& x) {
 }
 
 StatusOr<std::vector<ValueInfo>> InferQLinearAveragePool(const Ctx& c) {
-  QFARM_RETURN_IF_ERROR(Arity(c, 4, 5, 1, 1));
+  QFARM_RETURN_IF_ERROR(Arity(c, 4, 5, 1, 1, {2}));
   QFARM_RETURN_IF_ERROR(ExpectType(c, 0, {DType::kInt8, DType::kUInt8}));
   QFARM_RETURN_IF_ERROR(CheckScale(c, 1, -1));
   QFARM_RETURN_IF_ERROR(CheckZeroPoint(c, 2, c.In(0).dtype, -1));
@@ -515,8 +535,16 @@ bool IsSupportedOp(const std::string& domain, const std::string& op_type) {
 
 StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<ValueInfo>& inputs,
                                            const TensorMap& constants) {
+  if (inputs.size() != node.inputs.size()) {
+    return Internal("node '" + node.name + "' (" + node.op_type + "): inputs: " +
+                    std::to_string(inputs.size()) + " infos given for " +
+                    std::to_string(node.inputs.size()) + " inputs");
+  }
   const std::string d = CanonicalDomain(node.domain);
-  if (d.empty() && IsShapeOp(node.op_type)) return InferShapeOp(node, inputs, constants);
+  if (d.empty() && IsShapeOp(node.op_type)) {
+    QFARM_RETURN_IF_ERROR(infer::CheckAttributes(Ctx{node, inputs, constants}));
+    return InferShapeOp(node, inputs, constants);
+  }
   auto it = Table().find({d, node.op_type});
   if (it == Table().end()) {
     return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): unknown op '" +
@@ -524,6 +552,7 @@ StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<V
                            "' (qfarm supports the ops listed in model/ops.md)");
   }
   Ctx c{node, inputs, constants};
+  QFARM_RETURN_IF_ERROR(infer::CheckAttributes(c));
   return it->second(c);
 }
 

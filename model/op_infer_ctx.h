@@ -37,3 +37,13 @@ struct Ctx {
 };
 
 }  // namespace qfarm::infer
+
+namespace qfarm::infer {
+
+// Kinds of the attributes qfarm reads (an INTS `strides`, a STRING `auto_pad`, ...) and the
+// 0/1 flags (ceil_mode, transA, ...): a hostile model that gives `strides` as a float or
+// `ceil_mode` = 7 is rejected here, before any per-op logic reads a defaulted field.
+// Attributes qfarm does not read are ignored. Defined in op_attrs.cc.
+Status CheckAttributes(const Ctx& c);
+
+}  // namespace qfarm::infer

@@ -56,6 +56,11 @@ StatusOr<std::vector<int64_t>> IntsFromInputOrAttr(const ShapeCtx& c, size_t inp
   return std::vector<int64_t>{};
 }
 
+bool IsCastType(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt32 || t == DType::kInt64 ||
+         t == DType::kFloat32;
+}
+
 std::vector<ValueInfo> Out(const ShapeCtx& c, DType t, Shape s) {
   return {ValueInfo{c.node.outputs[0], t, std::move(s)}};
 }
@@ -68,6 +73,15 @@ StatusOr<std::vector<ValueInfo>> Reshape(const ShapeCtx& c) {
   }
   const Shape& in = c.in[0].shape;
   const bool allowzero = c.node.AttrInt("allowzero", 0) != 0;
+  if (t->numel() > 64) return c.Err("input 1 'shape'", "has more than 64 dims");
+  bool has_zero = false, has_minus_one = false;
+  for (int64_t i = 0; i < t->numel(); ++i) {
+    has_zero = has_zero || t->GetInt(i) == 0;
+    has_minus_one = has_minus_one || t->GetInt(i) == -1;
+  }
+  if (allowzero && has_zero && has_minus_one) {
+    return c.Err("input 1 'shape'", "with allowzero=1, 0 and -1 cannot both appear");
+  }
   Shape out(static_cast<size_t>(t->numel()));
   int infer = -1;
   int64_t known = 1;
@@ -136,6 +150,9 @@ StatusOr<std::vector<ValueInfo>> Transpose(const ShapeCtx& c) {
 
 StatusOr<std::vector<ValueInfo>> Concat(const ShapeCtx& c) {
   if (c.NumInputs() < 1 || c.node.outputs.size() != 1) return c.Err("inputs", "needs >= 1 input and 1 output");
+  for (size_t i = 0; i < c.node.inputs.size(); ++i) {
+    if (c.node.inputs[i].empty()) return c.Err("input " + std::to_string(i), "is empty");
+  }
   if (!c.node.HasAttr("axis")) return c.Err("attribute 'axis'", "is required");
   const Shape& first = c.in[0].shape;
   QFARM_ASSIGN_OR_RETURN(int64_t axis, NormAxis(c, "attribute 'axis'", c.node.AttrInt("axis", 0),
@@ -203,14 +220,29 @@ StatusOr<std::vector<ValueInfo>> Split(const ShapeCtx& c) {
   QFARM_ASSIGN_OR_RETURN(auto split, IntsFromInputOrAttr(c, 1, "split", &present));
   const int64_t n = static_cast<int64_t>(c.node.outputs.size());
   const int64_t dim = in[static_cast<size_t>(axis)];
-  if (!present) {
+  const bool by_count = c.node.HasAttr("num_outputs");  // opset 18: the last chunk may be smaller
+  if (by_count && c.node.AttrInt("num_outputs", 0) != n) {
+    return c.Err("attribute 'num_outputs'", "is " + std::to_string(c.node.AttrInt("num_outputs", 0)) +
+                                               " but the node has " + std::to_string(n) + " outputs");
+  }
+  if (by_count && present) return c.Err("attribute 'num_outputs'", "cannot be given with 'split'");
+  if (!present && by_count) {
+    const int64_t chunk = (dim + n - 1) / n;
+    if (dim - chunk * (n - 1) < 0) {
+      return c.Err("attribute 'num_outputs'", "dim " + std::to_string(dim) + " cannot be split into " +
+                                                  std::to_string(n) + " chunks of ceil(dim / n)");
+    }
+    split.assign(static_cast<size_t>(n), chunk);
+    split.back() = dim - chunk * (n - 1);
+  } else if (!present) {
     if (dim % n != 0) return c.Err("outputs", "dim " + std::to_string(dim) +
                                                   " does not split evenly into " + std::to_string(n));
     split.assign(static_cast<size_t>(n), dim / n);
   }
   int64_t total = 0;
   for (int64_t s : split) {
-    if (s < 0) return c.Err("split", "negative size");
+    if (s < 0 || s > dim) return c.Err("split", "size " + std::to_string(s) + " is outside [0, " +
+                                                    std::to_string(dim) + "]");
     total += s;
   }
   if (static_cast<int64_t>(split.size()) != n || total != dim) {
@@ -228,9 +260,18 @@ StatusOr<std::vector<ValueInfo>> Split(const ShapeCtx& c) {
 
 StatusOr<std::vector<ValueInfo>> Cast(const ShapeCtx& c) {
   QFARM_RETURN_IF_ERROR(Count(c, 1, 1, 1, 1));
-  auto to = DTypeFromOnnx(static_cast<int32_t>(c.node.AttrInt("to", 0)));
-  if (!to.ok()) return c.Err("attribute 'to'", to.status().message());
-  return Out(c, *to, c.in[0].shape);
+  if (!c.node.HasAttr("to")) return c.Err("attribute 'to'", "is required");
+  const int64_t to = c.node.AttrInt("to", 0);
+  if (!IsCastType(static_cast<DType>(to)) || to != static_cast<int32_t>(to)) {
+    return c.Err("attribute 'to'", "type " + std::to_string(to) +
+                                       " is not one of int8, uint8, int32, int64, float");
+  }
+  if (!IsCastType(c.in[0].dtype)) {
+    return c.Err("input 0 '" + c.node.inputs[0] + "'", "Cast from " +
+                     std::string(DTypeName(c.in[0].dtype)) + " is not supported (int8, uint8, "
+                     "int32, int64, float)");
+  }
+  return Out(c, static_cast<DType>(to), c.in[0].shape);
 }
 
 }  // namespace
