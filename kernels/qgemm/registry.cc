@@ -1,5 +1,9 @@
 #include "kernels/qgemm/qgemm.h"
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 namespace qfarm::kernels {
 
 std::string_view IsaName(Isa isa) {
@@ -14,6 +18,10 @@ std::string_view IsaName(Isa isa) {
   return "?";
 }
 
+#if defined(__aarch64__)
+constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP of <asm/hwcap.h>
+#endif
+
 bool CpuHas(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return true;
@@ -24,7 +32,7 @@ bool CpuHas(Isa isa) {
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon: return true;
-    case Isa::kNeonDot: return true;  // the aarch64 runner is only run under `qemu -cpu max`/v8.2+
+    case Isa::kNeonDot: return (getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;  // SDOT/UDOT (ARMv8.2 dotprod)
 #endif
     default: return false;
   }
