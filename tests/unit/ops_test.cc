@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <random>
 
+#include "agent/device.h"
+#include "agent/diff.h"
 #include "model/graph_builder.h"
 #include "reference/executor.h"
 #include "reference/ops.h"
@@ -673,6 +677,76 @@ TEST(Ops, FloatConvAndGemmSumSequentiallyWithoutFma) {
       volatile float bias = 2.0f * static_cast<float>(c.GetDouble(n));
       EXPECT_EQ(y.GetDouble(m * 5 + n), static_cast<double>(scaled + bias)) << "seed " << seed;
     }
+}
+
+
+// --- Against ONNX Runtime itself (skipped where examples/ort-runner is not installed) ----------
+
+TEST(Ops, OrtProfileIsBitExactAgainstOnnxRuntime) {
+  const std::string dir = std::string(QFARM_SOURCE_DIR) + "/examples/ort-runner";
+  if (!std::filesystem::exists(dir + "/node_modules/onnxruntime-node") ||
+      std::system("node --version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "onnxruntime-node not installed (scripts/setup.sh installs it)";
+  }
+  auto dev = OpenDevice("command:" + dir + "/qfarm-ort-runner");
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  const Profile ort = *ParseProfile("ort");
+  const std::string ms = "com.microsoft";
+  // Random scales, then scales that make most outputs exact ties (ratios 0.5, pools with s_x ==
+  // s_y, odd output zero points), where ONNX Runtime's order (zero point before rounding) shows.
+  for (int ties = 0; ties < 2; ++ties)
+  for (DType t : {DType::kUInt8, DType::kInt8}) {
+    const bool u = t == DType::kUInt8;
+    GraphBuilder b("ort_ops", 14, u ? 11 : 12);
+    b.Input("a", t, {1, 8, 16, 16});
+    b.Input("c", t, {1, 8, 1, 1});
+    b.Input("d", t, {1});
+    std::vector<double> s = b.RandomReals(5, 0.005, 0.1);
+    if (ties) s = {0.5, 0.5, 1.0, 0.5, 4 * 0.5};  // sy3 = s[4]/4 = s_a
+    b.Scalar("sa", DType::kFloat32, s[0]);
+    b.Scalar("za", t, u ? 117 : -9);
+    b.Scalar("sc", DType::kFloat32, s[1]);
+    b.Scalar("zc", t, u ? 140 : 13);
+    b.Scalar("sy", DType::kFloat32, s[2]);
+    b.Scalar("zy", t, u ? 121 : 3);
+    b.Scalar("sy2", DType::kFloat32, s[3]);
+    b.Scalar("zy2", t, u ? 99 : -5);
+    b.Scalar("sy3", DType::kFloat32, s[4] / 4);
+    b.Scalar("zy3", t, u ? 127 : 1);
+    const std::vector<std::pair<std::string, Shape>> outs = {
+        {"add_same", {1, 8, 16, 16}}, {"add_bcast", {1, 8, 16, 16}}, {"add_scalar_a", {1, 8, 16, 16}},
+        {"mul", {1, 8, 16, 16}}, {"avgpool", {1, 8, 8, 8}}, {"gap", {1, 8, 1, 1}},
+        {"sigmoid", {1, 8, 16, 16}}, {"leaky", {1, 8, 16, 16}}};
+    b.Op("QLinearAdd", "add_same", {"a", "sa", "za", "a", "sc", "zc", "sy", "zy"}, {"add_same"}, {}, ms);
+    b.Op("QLinearAdd", "add_bcast", {"a", "sa", "za", "c", "sc", "zc", "sy", "zy"}, {"add_bcast"}, {}, ms);
+    b.Op("QLinearAdd", "add_scalar_a", {"d", "sc", "zc", "a", "sa", "za", "sy", "zy"}, {"add_scalar_a"}, {}, ms);
+    b.Op("QLinearMul", "mul", {"a", "sa", "za", "c", "sc", "zc", "sy2", "zy2"}, {"mul"}, {}, ms);
+    b.Op("QLinearAveragePool", "avgpool", {"a", "sa", "za", "sy3", "zy3"}, {"avgpool"},
+         {{"kernel_shape", Attribute::Ints({3, 3})}, {"pads", Attribute::Ints({1, 1, 1, 1})},
+          {"strides", Attribute::Ints({2, 2})}, {"count_include_pad", Attribute::Int(u ? 1 : 0)}}, ms);
+    b.Op("QLinearGlobalAveragePool", "gap", {"a", "sa", "za", "sy3", "zy3"}, {"gap"}, {}, ms);
+    b.Op("QLinearSigmoid", "sigmoid", {"a", "sa", "za", "sy2", "zy2"}, {"sigmoid"}, {}, ms);
+    b.Op("QLinearLeakyRelu", "leaky", {"a", "sa", "za", "sy2", "zy2"}, {"leaky"},
+         {{"alpha", Attribute::Float(0.1f)}}, ms);
+    for (const auto& [name, shape] : outs) b.Output(name, t, shape);
+    const int64_t lo = DTypeMin(t), hi = DTypeMax(t);
+    const TensorMap in = {{"a", b.RandomInts(t, {1, 8, 16, 16}, lo, hi)},
+                          {"c", b.RandomInts(t, {1, 8, 1, 1}, lo, hi)},
+                          {"d", b.RandomInts(t, {1}, lo, hi)}};
+    auto r = Diff(**dev, b.Build(), ort, ort, in, 1);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->layers.size(), outs.size());
+    for (const LayerDivergence& l : r->layers) {
+      EXPECT_TRUE(l.metrics.bit_exact) << DTypeName(t) << " ties=" << ties << " " << l.node << ": "
+                                       << l.metrics.mismatches << " of " << l.metrics.elements << " differ";
+    }
+    if (!ties) continue;
+    // The centred float64 formula (onnx) rounds before adding the zero point: not ONNX Runtime.
+    auto onnx = Diff(**dev, b.Build(), ort, *ParseProfile("onnx"), in, 1);
+    ASSERT_TRUE(onnx.ok()) << onnx.status().message();
+    EXPECT_FALSE(onnx->layers[1].metrics.bit_exact) << "add_bcast";
+    EXPECT_FALSE(onnx->layers[3].metrics.bit_exact) << "mul";
+  }
 }
 
 }  // namespace
