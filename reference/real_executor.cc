@@ -224,7 +224,8 @@ RealValue RunBinaryReal(const RealCtx& c, bool quantized, bool add) {
   return Requant(std::move(y), out, c.At(6, 0, 1.0), c.At(7, 0));
 }
 
-double Logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+// libm-free, so the real-valued reference is the same on every platform too.
+double Logistic(double x) { return ref::PortableSigmoid(x); }
 
 StatusOr<RealValue> RunOpReal(const RealCtx& c, const ValueInfo& out_info) {
   const std::string& op = c.node.op_type;

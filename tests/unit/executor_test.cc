@@ -267,5 +267,35 @@ TEST(RealValued, GraphInputIntegersAreDequantized) {
   EXPECT_EQ(r->outputs.at("y"), (std::vector<double>{0.0, 1.0, -2.5}));
 }
 
+TEST(RealValued, ElementwiseOpsAreTheirRealFunctions) {
+  // x → QuantizeLinear (real passes through) → QLinearAdd(x, x) and QLinearSigmoid(x) →
+  // DequantizeLinear: the real outputs are 2x and 1/(1 + e^−x), with no rounding anywhere.
+  GraphBuilder b("elt", 14, 3);
+  b.Input("x", DType::kFloat32, {9});
+  b.Output("sum", DType::kFloat32, {9});
+  b.Output("sig", DType::kFloat32, {9});
+  b.Scalar("s", DType::kFloat32, 0.05);
+  b.Scalar("z", DType::kUInt8, 128);
+  b.Scalar("s2", DType::kFloat32, 1.0 / 256);
+  b.Scalar("z2", DType::kUInt8, 0);
+  b.Op("QuantizeLinear", "q", {"x", "s", "z"}, {"xq"});
+  b.Op("QLinearAdd", "add", {"xq", "s", "z", "xq", "s", "z", "s", "z"}, {"aq"}, {}, "com.microsoft");
+  b.Op("QLinearSigmoid", "sigm", {"xq", "s", "z", "s2", "z2"}, {"gq"}, {}, "com.microsoft");
+  b.Op("DequantizeLinear", "dq1", {"aq", "s", "z"}, {"sum"});
+  b.Op("DequantizeLinear", "dq2", {"gq", "s2", "z2"}, {"sig"});
+  const std::vector<double> xs = {-3.0, -1.234, -0.5, -0.01, 0.0, 0.02, 0.777, 2.5, 3.1};
+  const Tensor x = Tensor::FromDoubles(DType::kFloat32, {9}, xs);
+  auto r = RunRealValued(b.Build(), {{"x", x}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double xv = x.GetDouble(static_cast<int64_t>(i));
+    EXPECT_NEAR(r->outputs.at("sum")[i], 2 * xv, 1e-12) << i;
+    EXPECT_NEAR(r->outputs.at("sig")[i], 1.0 / (1.0 + std::exp(-xv)), 1e-13) << i;
+  }
+  auto q = RunReference(b.Build(), *ParseProfile("onnx"), {{"x", x}});
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE(q->outputs.at("sum").GetDouble(1), r->outputs.at("sum")[1]);  // quantized: rounded
+}
+
 }  // namespace
 }  // namespace qfarm
