@@ -25,7 +25,7 @@ namespace qfarm::kernels {
 struct HostDeviceInfo {
   std::string name;                   // "host", "host-avx2", ...
   Isa isa;                            // the path behind it
-  std::string kernel;                 // its GEMM microkernel, e.g. "qgemm_u8s8_8x16__avx512vnni"
+  std::string kernel;                 // its GEMM microkernel, e.g. "qgemm_u8s8_8x32__avx512vnni"
   std::string declared_profile;       // "ort", or "avx2-u8s8" for the VPMADDUBSW path
   std::vector<std::string> profiles;  // every named profile it computes exactly
   bool available = false;             // this CPU has the ISA

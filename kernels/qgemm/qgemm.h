@@ -27,7 +27,7 @@ using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda,
                               int32_t* c, int64_t ldc);
 
 struct QGemmKernel {
-  std::string_view name;  // e.g. "qgemm_u8s8_8x16__avx512vnni"
+  std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
   int nr;
   bool pair_sat16;

@@ -1,27 +1,47 @@
 // AVX2: VPMADDUBSW (u8·s8 pairs, saturated to int16) then VPMADDWD by ones into int32. The
-// saturation is real, so this kernel declares pair_sat16 (profile `avx2-u8s8`).
+// saturation is real, so this kernel declares pair_sat16 (profile `avx2-u8s8`). The row count
+// is a template parameter so the accumulators stay in registers.
 #include <immintrin.h>
 
 #include "kernels/qgemm/qgemm.h"
 
 namespace qfarm::kernels {
+namespace {
 
-void qgemm_u8s8_8x8__avx2(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
-                          int32_t* c, int64_t ldc) {
+template <int MR>
+void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[kMaxMr];
-  for (int r = 0; r < kMaxMr; ++r) acc[r] = _mm256_setzero_si256();
+  __m256i acc[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) acc[r] = _mm256_setzero_si256();
   for (int64_t q = 0; q < k4; ++q) {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + q * 32));
-    for (int r = 0; r < mr; ++r) {
+  #pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
       int32_t a4;
       __builtin_memcpy(&a4, a + r * lda + 4 * q, 4);
-      const __m256i x = _mm256_set1_epi32(a4);
-      const __m256i pairs = _mm256_maddubs_epi16(x, w);  // saturating int16 pair sums
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(a4), w);  // saturating int16 pair sums
       acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(pairs, ones));
     }
   }
-  for (int r = 0; r < mr; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), acc[r]);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), acc[r]);
+}
+
+}  // namespace
+
+void qgemm_u8s8_8x8__avx2(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                          int32_t* c, int64_t ldc) {
+  switch (mr) {
+    case 8: return Tile<8>(k4, a, lda, b, c, ldc);
+    case 7: return Tile<7>(k4, a, lda, b, c, ldc);
+    case 6: return Tile<6>(k4, a, lda, b, c, ldc);
+    case 5: return Tile<5>(k4, a, lda, b, c, ldc);
+    case 4: return Tile<4>(k4, a, lda, b, c, ldc);
+    case 3: return Tile<3>(k4, a, lda, b, c, ldc);
+    case 2: return Tile<2>(k4, a, lda, b, c, ldc);
+    default: return Tile<1>(k4, a, lda, b, c, ldc);
+  }
 }
 
 }  // namespace qfarm::kernels
