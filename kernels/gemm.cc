@@ -10,25 +10,28 @@ namespace {
 void GemmRows(const QGemmKernel& kernel, const GemmProblem& p, int64_t row_begin, int64_t row_end) {
   const PackedWeights& b = *p.b;
   const int64_t lda_packed = b.k4 * 4;
-  std::vector<uint8_t> a_pack(static_cast<size_t>(kMaxMr * lda_packed), 0);
+  std::vector<uint8_t> a_pack(p.a_packed ? 0 : static_cast<size_t>(kMaxMr * lda_packed), 0);
   std::vector<int32_t> row_sum(kMaxMr);
   std::vector<int32_t> tile(static_cast<size_t>(kMaxMr * b.nr));
   const int64_t panels = (b.n + b.nr - 1) / b.nr;
+  const size_t esize = 1;
   for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
     const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
-    for (int r = 0; r < mr; ++r) {
-      uint32_t sum = 0;
-      for (int64_t kk = 0; kk < b.k; ++kk) {
-        const int64_t idx = (m0 + r) * p.lda + kk;
-        const int32_t x = p.a_signed ? static_cast<const int8_t*>(p.a)[idx]
-                                     : static_cast<const uint8_t*>(p.a)[idx];
-        a_pack[static_cast<size_t>(r * lda_packed + kk)] = static_cast<uint8_t>(p.a_signed ? x + 128 : x);
-        sum += static_cast<uint32_t>(x);
+    const uint8_t* a_tile = nullptr;
+    int64_t lda_tile = lda_packed;
+    if (p.a_packed) {
+      a_tile = static_cast<const uint8_t*>(p.a) + m0 * p.lda;
+      lda_tile = p.lda;
+      for (int r = 0; r < mr; ++r) row_sum[static_cast<size_t>(r)] = p.a_row_sum[m0 + r];
+    } else {
+      for (int r = 0; r < mr; ++r) {
+        const void* src = static_cast<const uint8_t*>(p.a) + static_cast<size_t>((m0 + r) * p.lda) * esize;
+        row_sum[static_cast<size_t>(r)] = PackARow(src, p.a_signed, b.k, lda_packed, a_pack.data() + r * lda_packed);
       }
-      row_sum[static_cast<size_t>(r)] = static_cast<int32_t>(sum);
+      a_tile = a_pack.data();
     }
     for (int64_t panel = 0; panel < panels; ++panel) {
-      kernel.ukernel(mr, b.k4, a_pack.data(), lda_packed, b.data.data() + panel * b.k4 * b.nr * 4,
+      kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4,
                      tile.data(), b.nr);
       const int64_t cols = std::min<int64_t>(b.nr, b.n - panel * b.nr);
       for (int r = 0; r < mr; ++r) {
@@ -52,6 +55,25 @@ void GemmRows(const QGemmKernel& kernel, const GemmProblem& p, int64_t row_begin
 }
 
 }  // namespace
+
+int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, uint8_t* dst) {
+  uint32_t sum = 0;
+  if (is_signed) {
+    const int8_t* x = static_cast<const int8_t*>(src);
+    for (int64_t i = 0; i < k; ++i) {
+      dst[i] = static_cast<uint8_t>(static_cast<uint8_t>(x[i]) ^ 0x80u);  // x + 128
+      sum += static_cast<uint32_t>(int32_t{x[i]});
+    }
+  } else {
+    const uint8_t* x = static_cast<const uint8_t*>(src);
+    for (int64_t i = 0; i < k; ++i) {
+      dst[i] = x[i];
+      sum += x[i];
+    }
+  }
+  for (int64_t i = k; i < padded_k; ++i) dst[i] = 0;
+  return static_cast<int32_t>(sum);
+}
 
 void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const int64_t work = p.m * p.b->n * p.b->k;

@@ -49,6 +49,11 @@ struct GemmProblem {
   bool a_signed = false;    // int8 activations (offset by +128 internally)
   int32_t a_zero = 0;       // activation zero point
   const int32_t* a_row_zero = nullptr;  // per-row zero points (MatMulInteger), or nullptr
+  // A already in the microkernels' form (im2col writes it so): uint8 rows of lda ≥ 4·ceil(k/4)
+  // bytes, int8 values offset by +128, zero bytes after k, and a_row_sum[r] = Σ_k of the
+  // original (un-offset) values modulo 2^32. a_signed still says what the values were.
+  bool a_packed = false;
+  const int32_t* a_row_sum = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
@@ -58,5 +63,9 @@ struct GemmProblem {
 
 // C = Σ_k (a − za)(w − zw) + bias, wrapped to int32. `threads` ≥ 1.
 void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads);
+
+// Copies row `src` (k values, int8 when is_signed) into the packed form: +128 for int8, zeros up
+// to `padded_k`; returns Σ of the original values modulo 2^32 (as int32).
+int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, uint8_t* dst);
 
 }  // namespace qfarm::kernels

@@ -1,5 +1,7 @@
 // The kernel forms of the dot-product ops: data layout and GEMM calls here, arithmetic rules
 // from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
+#include <cstring>
+
 #include "kernels/executor.h"
 #include "kernels/add_pool.h"
 #include "kernels/dwconv.h"
@@ -72,6 +74,71 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   return out;
 }
 
+// im2col of one image and group into packed A rows (kernels/gemm.h GemmProblem::a_packed):
+// x is [cpg, H, W] bytes; each row gets the raw bytes XOR `flip` (+128 for int8), the padding
+// taps the zero point's byte, zeros after the taps, and its Σ of original values (pad taps as
+// the zero point, wrapping) in row_sum. Rows where the whole window is inside the image take
+// the fast path: kernel-row runs copied without bounds checks.
+void Im2Col(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, uint8_t pad, uint8_t flip, int64_t lda,
+            uint8_t* cols, int32_t* row_sum) {
+  const int64_t kh = gm.kernel[0], kw = gm.kernel[1], H = gm.in[0], W = gm.in[1];
+  const int64_t s0 = gm.stride[0], s1 = gm.stride[1], d0 = gm.dilation[0], d1 = gm.dilation[1];
+  const int64_t taps = cpg * kh * kw;
+  const bool pointwise = kh == 1 && kw == 1 && s0 == 1 && s1 == 1 && gm.pad_begin[0] == 0 &&
+                         gm.pad_begin[1] == 0 && gm.out[0] == H && gm.out[1] == W;
+  if (pointwise) {  // a transpose: row = pixel, column = channel
+    for (int64_t c = 0; c < cpg; ++c) {
+      const uint8_t* src = x + c * H * W;
+      for (int64_t px = 0; px < H * W; ++px) cols[px * lda + c] = src[px];
+    }
+  }
+  for (int64_t oy = 0, row = 0; oy < gm.out[0]; ++oy) {
+    const int64_t iy0 = oy * s0 - gm.pad_begin[0];
+    const bool rows_inside = iy0 >= 0 && iy0 + (kh - 1) * d0 < H;
+    for (int64_t ox = 0; ox < gm.out[1]; ++ox, ++row) {
+      const int64_t ix0 = ox * s1 - gm.pad_begin[1];
+      uint8_t* dst = cols + row * lda;
+      if (pointwise) {
+        // already transposed above
+      } else if (rows_inside && ix0 >= 0 && ix0 + (kw - 1) * d1 < W) {
+        for (int64_t c = 0; c < cpg; ++c)
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const uint8_t* src = x + (c * H + iy0 + ky * d0) * W + ix0;
+            if (d1 == 1 && kw >= 8) {
+              std::memcpy(dst, src, static_cast<size_t>(kw));
+              dst += kw;
+            } else {
+              for (int64_t kx = 0; kx < kw; ++kx) *dst++ = src[kx * d1];
+            }
+          }
+      } else {
+        for (int64_t c = 0; c < cpg; ++c)
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = iy0 + ky * d0;
+            const uint8_t* src = x + (c * H + iy) * W;
+            const bool y_in = iy >= 0 && iy < H;
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ix = ix0 + kx * d1;
+              *dst++ = y_in && ix >= 0 && ix < W ? src[ix] : pad;
+            }
+          }
+      }
+      // Offset and sum: Σ raw values as their type (int8 when flip), modulo 2^32.
+      uint8_t* r = cols + row * lda;
+      uint32_t sum = 0;
+      if (flip) {
+        for (int64_t t = 0; t < taps; ++t) {
+          sum += static_cast<uint32_t>(int32_t{static_cast<int8_t>(r[t])});
+          r[t] ^= flip;
+        }
+      } else {
+        for (int64_t t = 0; t < taps; ++t) sum += r[t];
+      }
+      row_sum[row] = static_cast<int32_t>(sum);
+    }
+  }
+}
+
 // QLinearConv / ConvInteger with int8 weights: im2col per (image, group) then GEMM.
 StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, const Profile& p,
                                    const std::vector<const Tensor*>& in, int threads,
@@ -117,33 +184,29 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     }
     return out;
   }
-  const size_t esize = 1;
-  std::vector<uint8_t> cols(static_cast<size_t>(positions * taps));
+  // im2col straight into the microkernels' packed A form: row = output position, column =
+  // (channel, ky, kx) of this group, padding taps = zx; int8 values offset by +128.
+  const int64_t lda = (taps + 3) / 4 * 4;
+  const bool x_signed = x->dtype() == DType::kInt8;
+  const uint8_t flip = x_signed ? 0x80 : 0x00;
+  std::vector<uint8_t> cols(static_cast<size_t>(positions * lda), 0);
+  std::vector<int32_t> row_sum(static_cast<size_t>(positions));
   std::vector<int32_t> acc(static_cast<size_t>(positions * mpg));
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
   const PreparedWeights& weights = prepared ? *prepared : local;
+  const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   for (int64_t g = 0; g < group; ++g) {
     const PackedWeights& packed = weights.groups.at(static_cast<size_t>(g));
     for (int64_t n = 0; n < batch; ++n) {
-      // im2col: row = output position, column = (channel, ky, kx) of this group; padding = zx.
-      const uint8_t pad = static_cast<uint8_t>(zx);
-      for (int64_t oy = 0, row = 0; oy < gm.out[0]; ++oy)
-        for (int64_t ox = 0; ox < gm.out[1]; ++ox, ++row)
-          for (int64_t c = 0, t = 0; c < cpg; ++c)
-            for (int64_t ky = 0; ky < gm.kernel[0]; ++ky)
-              for (int64_t kx = 0; kx < gm.kernel[1]; ++kx, ++t) {
-                const int64_t iy = oy * gm.stride[0] - gm.pad_begin[0] + ky * gm.dilation[0];
-                const int64_t ix = ox * gm.stride[1] - gm.pad_begin[1] + kx * gm.dilation[1];
-                const bool inside = iy >= 0 && iy < gm.in[0] && ix >= 0 && ix < gm.in[1];
-                cols[static_cast<size_t>(row * taps + t)] = inside
-                    ? static_cast<uint8_t>(x->bytes()[static_cast<size_t>(((n * cin + g * cpg + c) * gm.in[0] + iy) * gm.in[1] + ix) * esize])
-                    : pad;
-              }
+      Im2Col(gm, xbytes + (n * cin + g * cpg) * gm.in[0] * gm.in[1], cpg, static_cast<uint8_t>(zx), flip, lda,
+             cols.data(), row_sum.data());
       GemmProblem prob;
       prob.m = positions;
       prob.a = cols.data();
-      prob.lda = taps;
-      prob.a_signed = x->dtype() == DType::kInt8;
+      prob.lda = lda;
+      prob.a_signed = x_signed;
+      prob.a_packed = true;
+      prob.a_row_sum = row_sum.data();
       prob.a_zero = zx;
       prob.b = &packed;
       prob.b_zero = zw.data() + g * mpg;
