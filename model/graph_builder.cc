@@ -10,8 +10,10 @@ uint64_t SplitMix64::Next() {
 }
 
 int64_t SplitMix64::UniformInt(int64_t lo, int64_t hi) {
-  const uint64_t span = static_cast<uint64_t>(hi - lo) + 1;
-  return lo + static_cast<int64_t>(span == 0 ? Next() : Next() % span);
+  // Unsigned arithmetic: the span of the full int64 range does not fit int64 (and wraps to 0).
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1;
+  const uint64_t r = span == 0 ? Next() : Next() % span;
+  return static_cast<int64_t>(static_cast<uint64_t>(lo) + r);
 }
 
 double SplitMix64::UniformReal(double lo, double hi) {
