@@ -21,6 +21,7 @@ struct DwConvArgs {
   const int32_t* bias;  // per channel, or nullptr
   int64_t channels;
   int32_t* acc;       // [C, OH·OW] accumulators out
+  bool avx2 = false;  // use the copy built with -mavx2 (x86 paths other than scalar; same bits)
 };
 
 void DepthwiseConv(const DwConvArgs& a);

@@ -172,7 +172,8 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     std::vector<int32_t> acc(static_cast<size_t>(cout * positions));
     for (int64_t n = 0; n < batch; ++n) {
       const DwConvArgs args{&gm, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8,
-                            zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data()};
+                            zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data(),
+                            kernel.isa == Isa::kAvxVnni || kernel.isa == Isa::kAvx512Vnni};
       DepthwiseConv(args);
       // acc is [C × positions]: row = channel, column = position, exactly the NCHW output.
       const AccBlock block{acc.data(), cout, positions, 0, n * cout * positions, positions, 1, true};

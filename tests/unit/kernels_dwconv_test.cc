@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "kernels/dwconv.h"
+#include "kernels/qgemm/qgemm.h"
 #include "reference/arith.h"
 
 namespace qfarm::kernels {
@@ -55,9 +56,24 @@ class DwConvTester {
     for (size_t i = 0; i < x.size(); ++i) x_bytes[i] = static_cast<uint8_t>(x[i]);
     for (size_t i = 0; i < w.size(); ++i) w_bytes[i] = static_cast<int8_t>(w[i]);
     const int64_t positions = g.out[0] * g.out[1];
-    std::vector<int32_t> acc(static_cast<size_t>(t.channels * positions), 0x5a5a5a5a);
-    DepthwiseConv({&g, x_bytes.data(), t.x_signed, zx, w_bytes.data(), zw.data(), t.bias ? bias.data() : nullptr,
-                   t.channels, acc.data()});
+    // Both builds of the loops when the CPU has AVX2 (baseline and -mavx2); they must agree.
+    for (bool avx2 : {false, true}) {
+      if (avx2 && !CpuHas(Isa::kAvx2)) continue;
+      std::vector<int32_t> acc(static_cast<size_t>(t.channels * positions), 0x5a5a5a5a);
+      DepthwiseConv({&g, x_bytes.data(), t.x_signed, zx, w_bytes.data(), zw.data(), t.bias ? bias.data() : nullptr,
+                     t.channels, acc.data(), avx2});
+      Check(t, g, x, w, zw, bias, zx, acc, avx2);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    ++cases_;
+  }
+  int cases() const { return cases_; }
+
+ private:
+  void Check(const DwCase& t, const ConvGeometry& g, const std::vector<int32_t>& x, const std::vector<int32_t>& w,
+             const std::vector<int32_t>& zw, const std::vector<int32_t>& bias, int32_t zx,
+             const std::vector<int32_t>& acc, bool avx2) {
+    const int64_t positions = g.out[0] * g.out[1];
     const Profile exact;  // acc_bits=32, wrap, pair_sat16=off
     std::vector<int32_t> taps_x, taps_w;
     for (int64_t c = 0; c < t.channels; ++c)
@@ -77,13 +93,11 @@ class DwConvTester {
                                              t.x_signed ? DType::kInt8 : DType::kUInt8,
                                              t.bias ? &bias[static_cast<size_t>(c)] : nullptr);
           ASSERT_EQ(acc[static_cast<size_t>(c * positions + oy * g.out[1] + ox)], want)
-              << t.Describe() << " zx=" << zx << " at channel " << c << " (" << oy << "," << ox << ") seed=" << seed_;
+              << t.Describe() << " zx=" << zx << " avx2=" << avx2 << " at channel " << c << " (" << oy << "," << ox
+              << ") seed=" << seed_;
         }
-    ++cases_;
   }
-  int cases() const { return cases_; }
 
- private:
   std::mt19937 rng_;
   uint32_t seed_;
   int cases_ = 0;
