@@ -221,6 +221,49 @@ TEST_F(CliTest, BadRunArguments) {
   ExpectError(qfarm::testing::Run(kFarmctl + " frobnicate"), {"unknown command 'frobnicate'"});
 }
 
+// A bad value given as a file (a graph input or an overridden quantization parameter) is
+// checked like the model's own, and the error names the file that brought it.
+TEST_F(CliTest, BadTensorFilesNameTheFileAndTheField) {
+  const std::string path = Save(ConvModel());
+  struct Case {
+    std::string label, name;
+    Tensor tensor;
+    std::vector<std::string> fragments;
+  };
+  const std::vector<Case> cases = {
+      {"negative scale", "y_scale", Tensor::Scalar(DType::kFloat32, -1),
+       {"node 'conv1' (QLinearConv)", "input 6 'y_scale'", "scale must be finite and > 0"}},
+      {"NaN scale", "x_scale", Tensor::Scalar(DType::kFloat32, std::nan("")), {"input 1 'x_scale'", "scale"}},
+      {"zero point type", "x_zp", Tensor::Scalar(DType::kInt8, 0), {"'x_zp'", "initializer of uint8 [] with int8 []"}},
+      {"bias length", "bias", Tensor(DType::kInt32, {5}), {"'bias'", "int32 [4]", "int32 [5]"}},
+      {"bias type", "bias", Tensor(DType::kInt8, {4}), {"'bias'", "int8 [4]"}},
+      {"input shape", "x", Tensor(DType::kUInt8, {1, 3, 8, 9}), {"input 'x'", "expected uint8 [1,3,8,8]", "[1,3,8,9]"}},
+      {"input dtype", "x", Tensor(DType::kInt8, {1, 3, 8, 8}), {"input 'x'", "got int8"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    const std::string file = dir_.File(c.name + ".pb");
+    ASSERT_TRUE(WriteTensorProtoFile(file, c.name, c.tensor).ok());
+    std::vector<std::string> fragments = c.fragments;
+    fragments.push_back(file);
+    ExpectError(RunModel(path, "--input " + file), fragments);
+  }
+  // A uint8 zero point of 300 in the typed int32_data field.
+  onnx::TensorProto zp;
+  zp.set_name("x_zp");
+  zp.set_data_type(onnx::TensorProto::UINT8);
+  zp.add_int32_data(300);
+  std::ofstream(dir_.File("zp300.pb"), std::ios::binary) << zp.SerializeAsString();
+  ExpectError(RunModel(path, "--input " + dir_.File("zp300.pb")),
+              {dir_.File("zp300.pb"), "tensor 'x_zp'", "value 300", "out of range for uint8"});
+  // A truncated TensorProto file.
+  const Tensor x(DType::kUInt8, {1, 3, 8, 8});
+  ASSERT_TRUE(WriteTensorProtoFile(dir_.File("x.pb"), "x", x).ok());
+  const std::string bytes = qfarm::testing::ReadAll(dir_.File("x.pb"));
+  std::ofstream(dir_.File("cut.pb"), std::ios::binary) << bytes.substr(0, bytes.size() - 10);
+  ExpectError(RunModel(path, "--input " + dir_.File("cut.pb")), {dir_.File("cut.pb")});
+}
+
 }  // namespace
 }  // namespace qfarm
 
@@ -250,7 +293,9 @@ TEST_F(DiffTest, Avx2AgainstOrtDivergesAtTheFirstMatMul) {
   EXPECT_FALSE(j["bit_exact"].get<bool>());
   bool saw_inherited = false;
   for (const auto& l : j["layers"]) {
-    if (l["node"] == "quant_x") EXPECT_TRUE(l["bit_exact"].get<bool>());
+    if (l["node"] == "quant_x") {
+      EXPECT_TRUE(l["bit_exact"].get<bool>());
+    }
     if (l["node"] == "fc1_bias") saw_inherited = l["divergence"] == "inherited";
   }
   EXPECT_TRUE(saw_inherited);
