@@ -5,4 +5,4 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh"
 cd "$build"
-ctest --output-on-failure -j"$(nproc)" --timeout 900
+ctest --output-on-failure -j2 --timeout 900
