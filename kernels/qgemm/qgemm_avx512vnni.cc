@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/qgemm/qgemm.h"
+#include "kernels/qgemm/rows.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -36,16 +37,7 @@ void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c
 
 void qgemm_u8s8_8x32__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda,
                                  const int8_t* b, int32_t* c, int64_t ldc) {
-  switch (mr) {
-    case 8: return Tile<8>(k4, a, lda, b, c, ldc);
-    case 7: return Tile<7>(k4, a, lda, b, c, ldc);
-    case 6: return Tile<6>(k4, a, lda, b, c, ldc);
-    case 5: return Tile<5>(k4, a, lda, b, c, ldc);
-    case 4: return Tile<4>(k4, a, lda, b, c, ldc);
-    case 3: return Tile<3>(k4, a, lda, b, c, ldc);
-    case 2: return Tile<2>(k4, a, lda, b, c, ldc);
-    default: return Tile<1>(k4, a, lda, b, c, ldc);
-  }
+  DispatchRows(mr, [&](auto rows) { Tile<decltype(rows)::value>(k4, a, lda, b, c, ldc); });
 }
 
 }  // namespace qfarm::kernels
