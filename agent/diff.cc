@@ -1,4 +1,6 @@
 #include "agent/diff.h"
+
+#include "agent/hash.h"
 #include "agent/attribution.h"
 
 #include <optional>
@@ -145,6 +147,7 @@ StatusOr<DiffReport> Diff(Device& device, const Graph& graph, const Profile& dev
     }
     report.bit_exact = report.bit_exact && m.bit_exact;
     report.outputs[name] = m;
+    report.output_sha256[name] = TensorSha256(dev.outputs.at(name));
   }
   AddAccuracy(graph, inputs, dev, &report);
   // Determinism: plain runs (no capture, which may change how a runtime fuses) must agree.

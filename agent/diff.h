@@ -25,6 +25,7 @@ struct DiffReport {
   std::string profile_text;  // the emulator's profile, all keys
   bool bit_exact = true;
   std::map<std::string, DivergenceMetrics> outputs;
+  std::map<std::string, std::string> output_sha256;  // the device's outputs (agent/hash.h)
   std::map<std::string, AccuracyMetrics> accuracy;  // device output vs real-valued reference
   std::vector<LayerDivergence> layers;              // every node output, topological order
   std::string first_node;                           // "" when bit-exact

@@ -35,7 +35,7 @@ StatusOr<Fault> ParseFault(const std::string& spec) {
   auto bad = [&](const std::string& why) {
     return InvalidArgument("device 'faulty:" + spec + "': " + why +
                            " (faults: rounding:<node>:<rule>, profile:<node>:<text>, bitflip:<node>[:<i>[:<bit>]],"
-                           " nondet, crash, slow:<ms>)");
+                           " nondet, crash, hang, slow:<ms>)");
   };
   try {
     if (f.kind == "rounding" && p.size() == 3) {
@@ -52,7 +52,7 @@ StatusOr<Fault> ParseFault(const std::string& spec) {
     } else if (f.kind == "slow" && p.size() == 2) {
       f.ms = std::stoll(p[1]);
       if (f.ms < 0 || f.ms > 600000) return bad("milliseconds must be in 0..600000");
-    } else if (!((f.kind == "nondet" || f.kind == "crash") && p.size() == 1)) {
+    } else if (!((f.kind == "nondet" || f.kind == "crash" || f.kind == "hang") && p.size() == 1)) {
       return bad("unknown fault");
     }
   } catch (const std::exception&) {
@@ -84,6 +84,8 @@ class FaultyDevice : public Device {
 StatusOr<ExecResult> FaultyDevice::Run(const Graph& graph, const Profile& profile, const TensorMap& inputs,
                                        const ExecOptions& options) {
   if (fault_.kind == "crash") return Unavailable(info_.name + ": the device crashed (injected fault)");
+  // A hung device never returns: only a job timeout (the agent kills its job process) ends it.
+  while (fault_.kind == "hang") std::this_thread::sleep_for(std::chrono::hours(1));
   if (fault_.kind == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(fault_.ms));
   const bool targeted = !fault_.node.empty() && fault_.node != "*";
   if (targeted && !graph.FindNode(fault_.node)) {

@@ -1,6 +1,10 @@
 #include "agent/inputs.h"
 
+#include <map>
+
 #include "model/graph_builder.h"
+#include "model/onnx/onnx_io.h"
+#include "model/validate.h"
 
 namespace qfarm {
 
@@ -54,6 +58,69 @@ TensorMap GenerateMissingInputs(const Graph& graph, const TensorMap& given, uint
     out[v.name] = std::move(t);
   }
   return out;
+}
+
+namespace {
+
+// Which file each given value came from: MatchInputFiles' own rule, run on index markers.
+StatusOr<std::map<std::string, std::string>> SourceFiles(const Graph& graph, const std::vector<NamedTensor>& files,
+                                                         const std::vector<std::string>& paths) {
+  std::vector<NamedTensor> markers;
+  for (size_t i = 0; i < files.size(); ++i) {
+    markers.push_back({files[i].name, Tensor::Scalar(DType::kInt64, static_cast<double>(i))});
+  }
+  QFARM_ASSIGN_OR_RETURN(TensorMap matched, MatchInputFiles(graph, markers, paths));
+  std::map<std::string, std::string> source;
+  for (const auto& [name, marker] : matched) source[name] = paths.at(static_cast<size_t>(marker.GetInt(0)));
+  return source;
+}
+
+std::string TypeAndShape(const Tensor& t) {
+  return std::string(DTypeName(t.dtype())) + " " + ShapeToString(t.shape());
+}
+
+// Checks each given tensor where it lands, so that the error names its file: a graph input
+// against its declaration (dims of -1 accept any size), an initializer override for the same
+// type and shape and, applied to the graph, for the values validation checks (scales, zero points).
+Status CheckGivenTensors(const Graph& graph, const TensorMap& given,
+                         const std::map<std::string, std::string>& source) {
+  Graph overridden = graph;
+  for (const auto& [name, t] : given) {
+    const std::string& path = source.at(name);
+    for (const ValueInfo& decl : graph.inputs) {
+      if (decl.name != name) continue;
+      bool ok = decl.dtype == t.dtype() && decl.shape.size() == t.shape().size();
+      for (size_t i = 0; ok && i < decl.shape.size(); ++i) ok = decl.shape[i] < 0 || decl.shape[i] == t.dim(i);
+      if (!ok) {
+        return InvalidArgument(path + ": input '" + name + "': expected " + std::string(DTypeName(decl.dtype)) +
+                               " " + ShapeToString(decl.shape) + ", got " + TypeAndShape(t));
+      }
+    }
+    auto init = graph.initializers.find(name);
+    if (init == graph.initializers.end()) continue;
+    if (init->second.dtype() != t.dtype() || init->second.shape() != t.shape()) {
+      return InvalidArgument(path + ": '" + name + "' overrides an initializer of " + TypeAndShape(init->second) +
+                             " with " + TypeAndShape(t));
+    }
+    overridden.initializers[name] = t;
+    Status valid = Validate(overridden).status();
+    if (!valid.ok()) return valid.WithContext(path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<TensorMap> LoadInputFiles(const Graph& graph, const std::vector<std::string>& paths, uint64_t seed) {
+  std::vector<NamedTensor> files;
+  for (const std::string& path : paths) {
+    QFARM_ASSIGN_OR_RETURN(NamedTensor t, ReadTensorFile(path));
+    files.push_back(std::move(t));
+  }
+  QFARM_ASSIGN_OR_RETURN(TensorMap given, MatchInputFiles(graph, files, paths));
+  QFARM_ASSIGN_OR_RETURN(auto source, SourceFiles(graph, files, paths));
+  QFARM_RETURN_IF_ERROR(CheckGivenTensors(graph, given, source));
+  return GenerateMissingInputs(graph, given, seed);
 }
 
 }  // namespace qfarm

@@ -23,4 +23,9 @@ StatusOr<TensorMap> MatchInputFiles(const Graph& graph, const std::vector<NamedT
 // their type's full range. Unknown dims (-1) become 1.
 TensorMap GenerateMissingInputs(const Graph& graph, const TensorMap& given, uint64_t seed);
 
+// Reads tensor files (.pb or .npy), matches them (MatchInputFiles), checks each where it lands —
+// a graph input against its declaration, an initializer override for type, shape and the values
+// validation checks, errors naming the file — and generates the rest from `seed`.
+StatusOr<TensorMap> LoadInputFiles(const Graph& graph, const std::vector<std::string>& paths, uint64_t seed);
+
 }  // namespace qfarm

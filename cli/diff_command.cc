@@ -42,6 +42,7 @@ void PrintJson(const DiffArgs& args, const DiffReport& r, const std::map<std::st
   for (const auto& [name, m] : r.outputs) {
     nlohmann::json o = MetricsJson(m);
     o["name"] = name;
+    o["sha256"] = r.output_sha256.at(name);
     if (auto a = r.accuracy.find(name); a != r.accuracy.end()) {
       o["sqnr_db"] = std::isinf(a->second.sqnr_db) ? nlohmann::json("inf") : nlohmann::json(a->second.sqnr_db);
       o["cosine"] = a->second.cosine;

@@ -4,6 +4,8 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/farm_commands.h"
+#include "agent/job_process.h"
 
 namespace {
 
@@ -12,6 +14,66 @@ bool IsCommand(const CLI::App& app, const std::string& name) {
     if (sub->get_name() == name) return true;
   }
   return false;
+}
+
+void AddTarget(CLI::App* cmd, qfarm::cli::FarmArgs& farm) {
+  cmd->add_option("--controller", farm.target.controller, "controller address (default 127.0.0.1:7700)");
+  cmd->add_option("--db", farm.target.db, "read this database instead of asking a controller");
+}
+
+void AddFarmCommands(CLI::App& app, qfarm::cli::FarmArgs& farm) {
+  CLI::App* submit = app.add_subcommand("submit", "Submit a run (YAML) and wait for it, with a progress bar");
+  submit->add_option("file", farm.file, "run description (YAML)")->required();
+  submit->add_flag("--detach", farm.detach, "print the run id and return at once");
+  submit->add_option("--wait-timeout-s", farm.wait_timeout_s, "stop waiting after this long (exit 2)");
+  AddTarget(submit, farm);
+  CLI::App* status = app.add_subcommand("status", "Devices and recent runs");
+  status->add_flag("--json", farm.json, "print JSON");
+  AddTarget(status, farm);
+  CLI::App* runs = app.add_subcommand("runs", "List runs");
+  runs->add_option("--limit", farm.limit, "at most this many (newest first)");
+  runs->add_flag("--json", farm.json, "print JSON");
+  runs->add_flag("--csv", farm.csv, "print CSV");
+  AddTarget(runs, farm);
+  CLI::App* results = app.add_subcommand("results", "A run's jobs and results");
+  results->add_option("--run", farm.run, "run id")->required();
+  results->add_flag("--json", farm.json, "print JSON");
+  AddTarget(results, farm);
+  CLI::App* history = app.add_subcommand("history", "One metric of a (model, device) over time");
+  history->add_option("--model", farm.model, "model name")->required();
+  history->add_option("--device", farm.device, "device name or id (agent/device)")->required();
+  history->add_option("--metric", farm.metric, "p50_ms, p90_ms, cv, mismatches, mismatch_rate, max_abs_delta_lsb, sqnr_db, bit_exact")
+      ->required();
+  history->add_option("--limit", farm.limit, "the newest N results")->default_val(1000);
+  history->add_flag("--json", farm.json, "print JSON");
+  history->add_flag("--csv", farm.csv, "print CSV");
+  AddTarget(history, farm);
+  CLI::App* compare = app.add_subcommand("compare", "Compare two runs job by job");
+  compare->add_option("run_a", farm.run, "run id")->required();
+  compare->add_option("run_b", farm.run_b, "run id")->required();
+  compare->add_flag("--json", farm.json, "print JSON");
+  AddTarget(compare, farm);
+  CLI::App* report = app.add_subcommand("report", "Write a run's report (JUnit XML for CI)");
+  report->add_option("--run", farm.run, "run id")->required();
+  report->add_option("--junit", farm.junit, "JUnit XML file: one testcase per job");
+  report->add_option("--html", farm.html, "self-contained HTML report");
+  AddTarget(report, farm);
+  CLI::App* cancel = app.add_subcommand("cancel", "Cancel a run's pending jobs");
+  cancel->add_option("run", farm.run, "run id")->required();
+  AddTarget(cancel, farm);
+}
+
+// -1 when no farm command was given.
+int RunFarmCommand(const CLI::App& app, const qfarm::cli::FarmArgs& farm) {
+  using namespace qfarm::cli;
+  static const std::vector<std::pair<std::string, int (*)(const FarmArgs&)>> commands = {
+      {"submit", SubmitCommand},   {"status", StatusCommand},   {"runs", RunsCommand},
+      {"results", ResultsCommand}, {"history", HistoryCommand}, {"compare", CompareCommand},
+      {"report", ReportCommand},   {"cancel", CancelCommand}};
+  for (const auto& [name, fn] : commands) {
+    if (app.got_subcommand(name)) return fn(farm);
+  }
+  return -1;
 }
 
 int Main(int argc, char** argv) {
@@ -67,8 +129,14 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_option("--measure-s", nightly.measure_s, "latency: timed runs for at least this many seconds");
   nightly_cmd->add_option("--min-runs", nightly.min_runs, "latency: at least this many timed runs");
 
+  FarmArgs farm;
+  AddFarmCommands(app, farm);
+  // The child process of one farm job (agent/job_process.h), used by nightly's in-process agent.
+  if (argc == 3 && std::string(argv[1]) == "agent-job") return qfarm::RunJobDir(argv[2]);
+
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
-    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, fingerprint, devices, profiles, models, nightly)\n",
+    std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, fingerprint, devices, profiles, models, "
+                 "nightly, submit, status, runs, results, history, compare, report, cancel)\n",
                  argv[1]);
     return 2;
   }
@@ -89,6 +157,7 @@ int Main(int argc, char** argv) {
   if (*devices_cmd) return DevicesCommand(devices_json);
   if (*fp_cmd) return FingerprintCommand(fp_device, fp_json);
   if (*nightly_cmd) return NightlyCommand(nightly);
+  if (int status = RunFarmCommand(app, farm); status >= 0) return status;
   return 2;
 }
 

@@ -1,0 +1,80 @@
+// farm-controller --db PATH --listen ADDR: the farm's controller daemon (DESIGN.md). Serves the
+// gRPC API until SIGINT or SIGTERM, then drains and exits 0. Errors: one line, exit status 2.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include "controller/service.h"
+#include "controller/store.h"
+
+namespace {
+
+// SIGINT/SIGTERM are blocked before any thread starts and taken with sigwait: no handler runs.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+bool Loopback(const std::string& listen) {
+  return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 || listen.rfind("[::1]:", 0) == 0;
+}
+
+int Main(int argc, char** argv) {
+  using namespace qfarm::controller;
+  CLI::App app{"farm-controller: schedules quantized-model jobs onto agents and stores their results"};
+  std::string db_path, listen = "127.0.0.1:7700";
+  StoreOptions store_options;
+  ServerOptions server_options;
+  bool no_health = false;
+  app.add_option("--db", db_path, "SQLite database file")->required();
+  app.add_option("--listen", listen, "gRPC address (host:port; port 0 picks a free one)");
+  app.add_option("--lease-s", store_options.lease_s, "a lease lives this long past the last heartbeat");
+  app.add_option("--heartbeat-timeout-s", store_options.heartbeat_timeout_s, "silent agents' devices go offline");
+  app.add_option("--recheck-s", store_options.recheck_s, "a quarantined device's health is re-checked this often");
+  app.add_flag("--no-health-checks", no_health, "let devices take jobs without the golden-vector check");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "farm-controller: error: %s\n", e.what());
+    return 2;
+  }
+  store_options.health_checks = !no_health;
+  const sigset_t stop_signals = BlockStopSignals();
+  auto store = Store::Open(db_path, store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "farm-controller: error: %s\n", store.status().message().c_str());
+    return 2;
+  }
+  server_options.listen = listen;
+  auto server = ControllerServer::Start(**store, server_options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "farm-controller: error: %s\n", server.status().message().c_str());
+    return 2;
+  }
+  std::printf("farm-controller: listening on %s, database %s%s\n", (*server)->address().c_str(), db_path.c_str(),
+              Loopback(listen) ? " (no TLS: loopback only)" : " (WARNING: no TLS on a non-loopback address)");
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::printf("farm-controller: shutting down\n");
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "farm-controller: error: internal: %s\n", e.what());
+    return 2;
+  }
+}
