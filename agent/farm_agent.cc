@@ -152,31 +152,56 @@ struct FarmAgent::Impl {
     }
   }
 
+  // A slot of max_concurrent_jobs, held from lease to report; false once stopping.
+  bool AcquireSlot() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return stop || o.max_concurrent_jobs <= 0 || busy < o.max_concurrent_jobs; });
+    if (stop) return false;
+    ++busy;
+    return true;
+  }
+  void ReleaseSlot() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      --busy;
+    }
+    cv.notify_all();
+  }
+
+  enum class Attempt { kRan, kIdle, kFailed };
+
   void DeviceLoop(const std::string& device) {
     double backoff = 0.1;
-    while (!Stopping()) {
-      EnsureRegistered();
-      v1::LeaseJobRequest req;
-      req.set_agent_id(o.agent_id);
-      req.set_device(device);
-      v1::LeaseJobResponse resp;
-      grpc::ClientContext ctx;
-      SetDeadline(&ctx);
-      grpc::Status s = stub->LeaseJob(&ctx, req, &resp);
-      if (!s.ok()) {
-        if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register = true;
-        ++stats.reconnects;
+    while (AcquireSlot()) {
+      const Attempt a = LeaseAndRun(device);  // the slot is held while the job runs
+      ReleaseSlot();
+      if (a == Attempt::kFailed) {
         Sleep(backoff);
         backoff = std::min(backoff * 2, o.max_backoff_s);
         continue;
       }
       backoff = 0.1;
-      if (!resp.granted()) {
-        Sleep(o.poll_s);
-        continue;
-      }
-      RunLeased(resp.job(), device);
+      if (a == Attempt::kIdle) Sleep(o.poll_s);
     }
+  }
+
+  Attempt LeaseAndRun(const std::string& device) {
+    EnsureRegistered();
+    v1::LeaseJobRequest req;
+    req.set_agent_id(o.agent_id);
+    req.set_device(device);
+    v1::LeaseJobResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    grpc::Status s = stub->LeaseJob(&ctx, req, &resp);
+    if (!s.ok()) {
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register = true;
+      ++stats.reconnects;
+      return Attempt::kFailed;
+    }
+    if (!resp.granted()) return Attempt::kIdle;
+    RunLeased(resp.job(), device);
+    return Attempt::kRan;
   }
 
   void RunLeased(const v1::Job& job, const std::string& device) {
@@ -226,6 +251,7 @@ struct FarmAgent::Impl {
   bool stop = false;
   std::map<int64_t, std::atomic<bool>*> running;
   std::atomic<bool> need_register{true};
+  int busy = 0;  // devices holding a slot (under mu)
   std::atomic<double> heartbeat_s{2};
   std::string fatal;
 };

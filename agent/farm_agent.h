@@ -34,6 +34,8 @@ struct FarmAgentOptions {
   double rpc_timeout_s = 30;
   double max_backoff_s = 5;
   bool verbose = true;               // one line per job on stderr
+  int max_concurrent_jobs = 0;       // over all devices (0: one per device); 1 keeps latencies clean
+                                     // when the devices share this host's CPU
 };
 
 struct FarmAgentStats {

@@ -34,6 +34,7 @@ struct NightlyArgs {
   double warmup_s = 0.2;  // latency rules (DESIGN.md): warm-up ≥ 3 runs and warmup_s,
   double measure_s = 1.0; // then ≥ min_runs runs and measure_s
   int min_runs = 30;
+  std::string junit;       // default nightly-junit.xml
 };
 
 int RunCommand(const RunArgs& args);

@@ -122,8 +122,9 @@ int Main(int argc, char** argv) {
 
   NightlyArgs nightly;
   CLI::App* nightly_cmd = app.add_subcommand("nightly", "The nightly job on the built-in suite");
-  nightly_cmd->add_flag("--local", nightly.local, "in-process, no controller (required for now)");
-  nightly_cmd->add_option("--db", nightly.db, "SQLite database file");
+  nightly_cmd->add_flag("--local", nightly.local, "an in-process controller and agent with every device here");
+  nightly_cmd->add_option("--db", nightly.db, "SQLite database file (default farm.db)");
+  nightly_cmd->add_option("--junit", nightly.junit, "JUnit XML file (default nightly-junit.xml)");
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
   nightly_cmd->add_option("--warmup-s", nightly.warmup_s, "latency warm-up: at least this many seconds (and 3 runs)");
   nightly_cmd->add_option("--measure-s", nightly.measure_s, "latency: timed runs for at least this many seconds");

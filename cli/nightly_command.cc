@@ -1,21 +1,26 @@
-// farmctl nightly --local: the built-in suite on every device this machine has, each diffed
-// against the emulator with its declared profile (determinism probe, latency), then the emulator
-// under every named profile with, per profile, where it first departs from `onnx`. The
-// controller, SQLite store and HTML report are not built yet; this says so rather than
-// pretending to store anything.
-#include <algorithm>
+// farmctl nightly --local [--db farm.db]: the embedded default (DESIGN.md). An in-process
+// controller (SQLite store, gRPC on a loopback port) and one in-process agent with every device
+// this machine has run the built-in suite, each device diffed against the emulator with its
+// declared profile after passing its golden-vector health check; the results go into the
+// database, a summary table and a JUnit file come out, and the run is compared with the
+// previous nightly run in the same database. Then the emulator runs under every named profile
+// and says where each first departs from `onnx`.
+#include <unistd.h>
+
 #include <chrono>
-#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <thread>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
-#include "agent/device.h"
-#include "agent/diff.h"
-#include "agent/latency.h"
+#include "agent/farm_agent.h"
 #include "agent/hash.h"
 #include "agent/metrics.h"
 #include "cli/commands.h"
+#include "cli/farm_commands.h"
+#include "controller/service.h"
 #include "model/builtin.h"
 #include "model/qdq_fusion.h"
 
@@ -45,48 +50,6 @@ std::string FirstDivergingNode(const Graph& g, const ExecResult& a, const ExecRe
     }
   }
   return "";
-}
-
-
-// Device × model matrix: each device against the emulator with its declared profile, a
-// determinism probe, and latency by DESIGN.md's rules (agent/latency.h): p50 and CV.
-int DeviceMatrix(const std::vector<BuiltinModel>& suite, const LatencyOptions& latency_options) {
-  fmt::print("\n{:<22} {:<17} {:<14} {:<10} {:>9} {:>7} {}\n", "model", "device", "profile", "result",
-             "p50 ms", "CV", "first diverging node (mismatches, max |Δ| LSB)");
-  int failures = 0;
-  for (const std::string& name : ListDevices()) {
-    if (name == "reference") continue;
-    auto dev = OpenDevice(name);
-    if (!dev.ok()) return ReportError(dev.status());
-    const Profile declared = *ParseProfile((*dev)->info().declared_profile);
-    for (const BuiltinModel& m : suite) {
-      const Graph g = FuseQdq(m.graph, nullptr);
-      auto report = Diff(**dev, g, declared, declared, m.sample_inputs);
-      if (!report.ok()) {
-        ++failures;
-        fmt::print("{:<22} {:<17} error: {}\n", m.name, name, report.status().message());
-        continue;
-      }
-      auto latency = MeasureLatency(**dev, g, declared, m.sample_inputs, latency_options);
-      const bool deterministic = report->deterministic && latency.ok();
-      const bool ok = report->bit_exact && deterministic;
-      failures += ok ? 0 : 1;
-      std::string first = "-";
-      for (const LayerDivergence& l : report->layers) {
-        if (l.node == report->first_node && !l.metrics.bit_exact) {
-          first = fmt::format("{} ({}, {}) {}", l.node, l.metrics.mismatches, l.metrics.max_abs_delta_lsb,
-                              l.isolated ? "isolated" : "inherited");
-          break;
-        }
-      }
-      fmt::print("{:<22} {:<17} {:<14} {:<10} {:>9.3f} {:>7.3f} {}{}\n", m.name, name,
-                 (*dev)->info().declared_profile, report->bit_exact ? "bit-exact" : "DIVERGENT",
-                 latency.ok() ? latency->p50_ms : 0.0, latency.ok() ? latency->cv : 0.0, first,
-                 std::string(deterministic ? "" : "  NON-DETERMINISTIC") +
-                     ((*dev)->info().emulated ? "  (emulated: latency not comparable to hardware)" : ""));
-    }
-  }
-  return failures;
 }
 
 // Emulator × profile matrix: where each named profile first departs from `onnx` on each model,
@@ -121,31 +84,109 @@ int ProfileMatrix(const std::vector<BuiltinModel>& suite) {
   return failures;
 }
 
+std::string SuiteYaml(const std::vector<BuiltinModel>& suite, const std::vector<std::string>& devices,
+                      const NightlyArgs& args) {
+  std::string y = "name: nightly\nprofiles: [declared]\n";
+  y += fmt::format("inputs: [{{seed: {}}}]\nwarmup_runs: 3\nwarmup_s: {}\ntimed_runs: {}\nmeasure_s: {}\n", args.seed,
+                   args.warmup_s, args.min_runs, args.measure_s);
+  y += "models:\n";
+  for (const BuiltinModel& m : suite) y += "  - builtin:" + m.name + "\n";
+  y += "devices:\n";
+  for (const std::string& d : devices) y += "  - " + d + "\n";
+  return y;
+}
+
+// The newest earlier run named "nightly", or 0.
+int64_t PreviousNightly(FarmClient& client, int64_t current) {
+  auto runs = client.Query("runs", {{"limit", 1000}});
+  if (!runs.ok()) return 0;
+  for (const auto& r : *runs) {
+    if (r["name"] == "nightly" && r["run"].get<int64_t>() < current && r["state"] == "done") return r["run"].get<int64_t>();
+  }
+  return 0;
+}
+
+void CompareWithPrevious(FarmClient& client, int64_t previous, int64_t current) {
+  if (previous == 0) {
+    fmt::print("\nno earlier nightly run in this database to compare with\n");
+    return;
+  }
+  auto rows = client.Query("compare", {{"a", previous}, {"b", current}});
+  if (!rows.ok()) return;
+  int changed = 0, slower = 0;
+  for (const auto& r : *rows) {
+    if (r["a"].is_null() || r["b"].is_null()) continue;
+    if (r["a"]["status"] != r["b"]["status"] || r["a"]["output_sha256"] != r["b"]["output_sha256"]) {
+      ++changed;
+      fmt::print("  CHANGED {} on {}: {} -> {}\n", r["model"].get<std::string>(), r["device"].get<std::string>(),
+                 r["a"]["status"].dump(), r["b"]["status"].dump());
+    }
+    if (r["a"]["p50_ms"].is_number() && r["b"]["p50_ms"].is_number() &&
+        r["b"]["p50_ms"].get<double>() > 1.10 * r["a"]["p50_ms"].get<double>()) {
+      ++slower;
+    }
+  }
+  fmt::print("\ncompared with nightly run {}: {} of {} jobs changed verdict or output bytes; {} p50 latencies "
+             "more than 10% higher (noise-aware detection: farmctl regressions, issue 6)\n",
+             previous, changed, rows->size(), slower);
+}
+
 }  // namespace
 
 int NightlyCommand(const NightlyArgs& args) {
   if (!args.local) {
-    return ReportError(Unimplemented("nightly needs --local: the controller is not built yet"));
+    return ReportError(InvalidArgument("nightly needs --local (with a farm, submit the suite: farmctl submit FILE.yaml)"));
+  }
+  const std::string db = args.db.empty() ? "farm.db" : args.db;
+  auto store = controller::Store::Open(db, {.lease_s = 120, .health_checks = true});
+  if (!store.ok()) return ReportError(store.status());
+  auto server = controller::ControllerServer::Start(**store, {.listen = "127.0.0.1:0"});
+  if (!server.ok()) return ReportError(server.status());
+  std::vector<std::string> devices;
+  for (const std::string& d : ListDevices()) {
+    if (d != "reference") devices.push_back(d);
   }
   const std::vector<BuiltinModel> suite = BuiltinSuite();
-  fmt::print("qfarm nightly --local: {} built-in models; devices:", suite.size());
-  for (const std::string& d : ListDevices()) fmt::print(" {}", d);
-  fmt::print("\n");
-  if (!args.db.empty()) {
-    fmt::print("note: {} was not written: the SQLite store (controller/) is not built yet\n", args.db);
-  }
-  fmt::print("\n== devices against the emulator with their declared profiles ==");
-  LatencyOptions latency;
-  latency.min_s = args.measure_s;
-  latency.min_warmup_s = args.warmup_s;
-  latency.min_runs = args.min_runs;
-  const int device_failures = DeviceMatrix(suite, latency);
-  if (device_failures < 0) return 2;
+  fmt::print("qfarm nightly --local: {} built-in models on {} devices ({}); database {}; controller {}\n",
+             suite.size(), devices.size(), fmt::format("{}", fmt::join(devices, ", ")), db, (*server)->address());
+  const std::string work = (std::filesystem::temp_directory_path() / ("qfarm-nightly-" + std::to_string(getpid()))).string();
+  FarmAgent agent({.controller = (*server)->address(), .agent_id = "local", .devices = devices, .work_dir = work,
+                   .process = {{SelfExecutable(), "agent-job"}, work + "/jobs"}, .verbose = false,
+                   .max_concurrent_jobs = 1});
+  Status agent_status = Status::Ok();
+  std::thread agent_thread([&] { agent_status = agent.Run(); });
+  auto finish = [&](int status) {
+    agent.Stop();
+    agent_thread.join();
+    (*server)->Shutdown();
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);
+    return status;
+  };
+  auto client = FarmClient::Connect({.controller = (*server)->address()});
+  auto req = PrepareSubmissionText(SuiteYaml(suite, devices, args), "nightly", ".");
+  if (!req.ok()) return finish(ReportError(req.status()));
+  auto run = (*client)->Submit(*req);
+  if (!run.ok()) return finish(ReportError(run.status()));
+  fmt::print("run {}: {} jobs\n", run->run_id(), run->jobs());
+  auto done = WaitForRun(**client, run->run_id(), 0, isatty(2));
+  if (!done.ok()) return finish(ReportError(done.status()));
+  auto results = (*client)->Query("results", {{"run", run->run_id()}});
+  auto info = (*client)->Query("run", {{"run", run->run_id()}});
+  if (!results.ok() || !info.ok()) return finish(ReportError(results.ok() ? info.status() : results.status()));
+  fmt::print("\n== devices against the emulator with their declared profiles ==\n");
+  PrintResultsTable(*results);
+  CompareWithPrevious(**client, PreviousNightly(**client, run->run_id()), run->run_id());
+  const std::string junit = args.junit.empty() ? "nightly-junit.xml" : args.junit;
+  if (Status s = WriteJUnit(junit, *info, *results); !s.ok()) return finish(ReportError(s));
+  fmt::print("results in {} (farmctl results --run {} --db {}); JUnit: {}\n", db, run->run_id(), db, junit);
+  const int status = RunExitStatus(*results);
+  finish(0);
+  if (!agent_status.ok()) return ReportError(agent_status);
   fmt::print("\n== the emulator under every named profile ==");
   const int profile_failures = ProfileMatrix(suite);
-  fmt::print("\n{} device job(s) divergent, failed or non-deterministic; {} emulator run(s) failed or "
-             "non-deterministic\n", device_failures, profile_failures);
-  return device_failures == 0 && profile_failures == 0 ? 0 : 1;
+  fmt::print("\n{} emulator run(s) failed or non-deterministic\n", profile_failures);
+  return status != 0 ? status : (profile_failures == 0 ? 0 : 1);
 }
 
 }  // namespace qfarm::cli

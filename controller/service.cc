@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <set>
@@ -161,7 +162,8 @@ class Service final : public v1::Controller::CallbackService {
     return Async(ctx, [=, this] {
       Status s = store_.RegisterAgent(*req, clock_.Now());
       resp->set_agent_id(req->agent());
-      resp->set_heartbeat_interval_s(options_.heartbeat_interval_s);
+      // Three heartbeats per lease period, so one lost heartbeat never expires a lease.
+      resp->set_heartbeat_interval_s(std::min(options_.heartbeat_interval_s, store_.options().lease_s / 3));
       return s;
     });
   }

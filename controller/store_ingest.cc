@@ -154,7 +154,8 @@ StatusOr<IngestOutcome> Store::IngestOne(const v1::Result& r, double now) {
     return out;
   }
   if (kind == "health") {
-    const bool pass = r.status() == v1::Result::OK && r.deterministic();
+    // Golden vectors: every captured tensor, not just the outputs, must be bit-exact.
+    const bool pass = r.status() == v1::Result::OK && r.deterministic() && r.first_diverging_node().empty();
     Stmt h(*db_, "UPDATE devices SET health=? WHERE id=?");
     h.Bind(1, pass ? "healthy" : "quarantined").Bind(2, device_id).Run();
     Event(pass ? "health-passed" : "health-failed", device_id, 0, r.job_id(),

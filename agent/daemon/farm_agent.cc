@@ -29,6 +29,8 @@ int Main(int argc, char** argv) {
   app.add_option("--work-dir", o.work_dir, "blob cache and job directories");
   app.add_option("--cache-mb", cache_mb, "bound of the blob cache in MiB");
   app.add_option("--poll-s", o.poll_s, "an idle device asks for a job this often");
+  app.add_option("--max-concurrent-jobs", o.max_concurrent_jobs,
+                 "jobs at once over all devices (0: one per device; 1 when they share this CPU)");
   app.add_flag("!--quiet", o.verbose, "no line per job");
   try {
     app.parse(argc, argv);
