@@ -373,14 +373,29 @@ TEST(Devices, EveryDeviceReportsItsDeclaredProfileAndFingerprint) {
 namespace qfarm {
 namespace {
 
-TEST(Nightly, LocalRunIsBitExactOnEveryDeviceAndSaysTheDatabaseIsNotWritten) {
-  auto r = qfarm::testing::Run(kFarmctl + " nightly --local --db farm-test.db --warmup-s 0 --measure-s 0 --min-runs 3");
+TEST(Nightly, LocalRunStoresBitExactResultsForEveryDeviceAndTheSecondRunComparesWithTheFirst) {
+  TempDir dir;
+  const std::string db = dir.File("farm.db"), junit = dir.File("junit.xml");
+  const std::string cmd = kFarmctl + " nightly --local --db " + db + " --junit " + junit +
+                          " --warmup-s 0 --measure-s 0 --min-runs 3";
+  auto r = qfarm::testing::Run(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("farm-test.db was not written"), std::string::npos);
   EXPECT_EQ(r.out.find("DIVERGENT"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("NON-DETERMINISTIC"), std::string::npos) << r.out;
   for (const char* d : {"host ", "host-scalar", "host-avx2"}) EXPECT_NE(r.out.find(d), std::string::npos) << d;
-  EXPECT_NE(r.out.find("0 device job(s) divergent"), std::string::npos);
+  EXPECT_NE(r.out.find("no earlier nightly run"), std::string::npos) << r.out;
+  const std::string xml = qfarm::testing::ReadAll(junit);
+  EXPECT_NE(xml.find("failures=\"0\" errors=\"0\" skipped=\"0\""), std::string::npos) << xml;
+  auto stored = qfarm::testing::Run(kFarmctl + " results --run 1 --json --db " + db);
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  const auto rows = nlohmann::json::parse(stored.out);
+  EXPECT_GE(rows.size(), 6u * 3);
+  for (const auto& row : rows) EXPECT_EQ(row["status"], "ok") << row.dump();
+  auto again = qfarm::testing::Run(cmd);
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("compared with nightly run 1: 0 of " + std::to_string(rows.size()) + " jobs changed"),
+            std::string::npos) << again.out;
 }
 
 }  // namespace

@@ -221,3 +221,58 @@ TEST_F(FarmLoopbackTest, AControllerKilledMidRunRestartsAndTheRunCompletesWithNo
 
 }  // namespace
 }  // namespace qfarm
+
+namespace qfarm {
+namespace {
+
+TEST_F(FarmLoopbackTest, TensorFileInputsTravelAsBlobsAndGiveWhatFarmctlDiffGives) {
+  const std::string address = StartController();
+  auto a = StartAgent("agent-a", address, {"host-avx2"});
+  const std::string yaml = WriteYaml("models: [mlp.onnx]\ndevices: [host-avx2]\nprofiles: [ort]\n"
+                                     "inputs: [{files: [mlp.x.pb]}]\ntimed_runs: 0\n");
+  auto submit = qfarm::testing::Run(kFarmctl + " submit " + yaml + " --controller " + address);
+  ASSERT_LE(submit.exit_code, 1) << submit.err;
+  const json results = Query("results --run 1 --controller " + address);
+  ASSERT_EQ(results.size(), 1u);
+  auto diff = qfarm::testing::Run(kFarmctl + " diff --json --model " + dir_.File("models/mlp.onnx") +
+                                  " --device host-avx2 --profile ort --input " + dir_.File("models/mlp.x.pb"));
+  const json d = json::parse(diff.out);
+  const json hashes = json::parse(results[0]["output_sha256"].get<std::string>());
+  for (const json& o : d["outputs"]) EXPECT_EQ(hashes[o["name"].get<std::string>()], o["sha256"]);
+  EXPECT_EQ(results[0]["status"] == "ok", d["bit_exact"].get<bool>());
+  // A seed gives other inputs, hence other output bytes: the files really were used.
+  auto seeded = qfarm::testing::Run(kFarmctl + " diff --json --model " + dir_.File("models/mlp.onnx") +
+                                    " --device host-avx2 --profile ort --seed 1");
+  EXPECT_NE(json::parse(seeded.out)["outputs"][0]["sha256"], d["outputs"][0]["sha256"]);
+}
+
+TEST_F(FarmLoopbackTest, BadRunFilesAreRefusedWithOneLineNamingTheFileAndNothingIsSubmitted) {
+  const std::string address = StartController();
+  struct Case {
+    std::string yaml, expect;
+  };
+  const std::vector<Case> cases = {
+      {"models: [mlp.onnx\n", "run.yaml:"},
+      {"models: [mlp.onnx]\ndevices: [host]\nbogus: 1\n", "run.yaml:3: bogus: unknown field"},
+      {"models: [missing.onnx]\ndevices: [host]\n", "missing.onnx"},
+      {"models: [mlp.x.pb]\ndevices: [host]\n", "mlp.x.pb"},
+      {"models: [mlp.onnx]\ndevices: [host]\nprofiles: [rounding=sideways]\n", "rounding"},
+      {"models: [mlp.onnx]\ndevices: [host]\nrepeats: -2\n", "run.yaml:3: repeats: must be in"},
+      {"models: [mlp.onnx]\ndevices: [host]\ninputs: [{files: [nope.pb]}]\n", "nope.pb"},
+      {"models: [builtin:resnet900]\ndevices: [host]\n", "not a built-in model"},
+      {"devices: [host]\n", "models: a non-empty list"},
+  };
+  for (const Case& c : cases) {
+    auto r = qfarm::testing::Run(kFarmctl + " submit " + WriteYaml(c.yaml) + " --controller " + address);
+    EXPECT_EQ(r.exit_code, 2) << c.yaml;
+    EXPECT_EQ(qfarm::testing::CountLines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.yaml << " -> " << r.err;
+  }
+  EXPECT_EQ(Query("runs --controller " + address).size(), 0u);
+  auto down = qfarm::testing::Run(kFarmctl + " runs --controller 127.0.0.1:1");
+  EXPECT_EQ(down.exit_code, 2);
+  EXPECT_NE(down.err.find("127.0.0.1:1"), std::string::npos) << down.err;
+}
+
+}  // namespace
+}  // namespace qfarm
