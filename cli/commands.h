@@ -35,6 +35,7 @@ struct NightlyArgs {
   double measure_s = 1.0; // then ≥ min_runs runs and measure_s
   int min_runs = 30;
   std::string junit;       // default nightly-junit.xml
+  std::string html;        // default nightly-report.html
 };
 
 int RunCommand(const RunArgs& args);

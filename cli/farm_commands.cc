@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "cli/report_html.h"
 
 namespace qfarm::cli {
 namespace {
@@ -262,17 +263,50 @@ int CompareCommand(const FarmArgs& args) {
 
 int ReportCommand(const FarmArgs& args) {
   if (args.junit.empty() && args.html.empty()) return Fail(InvalidArgument("report: give --junit FILE (or --html FILE)"));
-  if (!args.html.empty()) return Fail(Unimplemented("report --html: the dashboard pages are not built yet"));
   auto client = FarmClient::Connect(args.target);
   if (!client.ok()) return Fail(client.status());
+  if (!args.html.empty()) {
+    auto page = BuildHtmlReport(**client, args.run);
+    if (!page.ok()) return Fail(page.status());
+    std::ofstream out(args.html);
+    out << *page;
+    out.close();
+    if (!out) return Fail(InvalidArgument(args.html + ": cannot write the HTML report"));
+    fmt::print("wrote {}\n", args.html);
+  }
   auto run = (*client)->Query("run", {{"run", args.run}});
   if (!run.ok()) return Fail(run.status());
   auto results = (*client)->Query("results", {{"run", args.run}});
   if (!results.ok()) return Fail(results.status());
-  Status s = WriteJUnit(args.junit, *run, *results);
-  if (!s.ok()) return Fail(s);
-  fmt::print("wrote {} ({} testcases)\n", args.junit, results->size());
+  if (!args.junit.empty()) {
+    Status s = WriteJUnit(args.junit, *run, *results);
+    if (!s.ok()) return Fail(s);
+    fmt::print("wrote {} ({} testcases)\n", args.junit, results->size());
+  }
   return RunExitStatus(*results);
+}
+
+int RegressionsCommand(const FarmArgs& args) {
+  auto client = FarmClient::Connect(args.target);
+  if (!client.ok()) return Fail(client.status());
+  auto rows = (*client)->Query("regressions", {{"run", args.run}});
+  if (!rows.ok()) return Fail(rows.status());
+  int regressions = 0;
+  for (const json& r : *rows) regressions += r["regression"].get<bool>() ? 1 : 0;
+  if (args.json) {
+    std::printf("%s\n", rows->dump(2).c_str());
+    return regressions ? 1 : 0;
+  }
+  fmt::print("{:>5} {:<22} {:<22} {:<18} {:<18} {}\n", "job", "model", "device", "latency", "divergence", "why");
+  for (const json& r : *rows) {
+    std::string why = Str(r["latency_reason"]);
+    if (r["divergence"] != "none" && r["divergence"] != "insufficient-data") why = Str(r["divergence_reason"]) + "; " + why;
+    fmt::print("{:>5} {:<22} {:<22} {:<18} {:<18} {}\n", Str(r["job"]), Str(r["model"]), Str(r["device_id"]),
+               Str(r["latency"]), Str(r["divergence"]), why);
+  }
+  fmt::print("{} regression(s) in run {} (baseline: up to 5 earlier runs of the same model, device, profile and inputs)\n",
+             regressions, args.run);
+  return regressions ? 1 : 0;
 }
 
 int CancelCommand(const FarmArgs& args) {

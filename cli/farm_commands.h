@@ -33,6 +33,8 @@ int HistoryCommand(const FarmArgs& args);
 int CompareCommand(const FarmArgs& args);
 int ReportCommand(const FarmArgs& args);
 int CancelCommand(const FarmArgs& args);
+// Each result of a run judged against the runs before it; exit 1 when any is a regression.
+int RegressionsCommand(const FarmArgs& args);
 
 // Shared with nightly: waits for a run to end, drawing progress on stderr when it is a terminal.
 StatusOr<v1::GetRunResponse> WaitForRun(FarmClient& client, int64_t run_id, double timeout_s, bool progress);

@@ -58,6 +58,10 @@ void AddFarmCommands(CLI::App& app, qfarm::cli::FarmArgs& farm) {
   report->add_option("--junit", farm.junit, "JUnit XML file: one testcase per job");
   report->add_option("--html", farm.html, "self-contained HTML report");
   AddTarget(report, farm);
+  CLI::App* regressions = app.add_subcommand("regressions", "Regressions of a run against earlier runs (exit 1: some)");
+  regressions->add_option("--run", farm.run, "run id")->required();
+  regressions->add_flag("--json", farm.json, "print JSON");
+  AddTarget(regressions, farm);
   CLI::App* cancel = app.add_subcommand("cancel", "Cancel a run's pending jobs");
   cancel->add_option("run", farm.run, "run id")->required();
   AddTarget(cancel, farm);
@@ -69,7 +73,7 @@ int RunFarmCommand(const CLI::App& app, const qfarm::cli::FarmArgs& farm) {
   static const std::vector<std::pair<std::string, int (*)(const FarmArgs&)>> commands = {
       {"submit", SubmitCommand},   {"status", StatusCommand},   {"runs", RunsCommand},
       {"results", ResultsCommand}, {"history", HistoryCommand}, {"compare", CompareCommand},
-      {"report", ReportCommand},   {"cancel", CancelCommand}};
+      {"report", ReportCommand},   {"cancel", CancelCommand},   {"regressions", RegressionsCommand}};
   for (const auto& [name, fn] : commands) {
     if (app.got_subcommand(name)) return fn(farm);
   }
@@ -125,6 +129,7 @@ int Main(int argc, char** argv) {
   nightly_cmd->add_flag("--local", nightly.local, "an in-process controller and agent with every device here");
   nightly_cmd->add_option("--db", nightly.db, "SQLite database file (default farm.db)");
   nightly_cmd->add_option("--junit", nightly.junit, "JUnit XML file (default nightly-junit.xml)");
+  nightly_cmd->add_option("--html", nightly.html, "self-contained HTML report (default nightly-report.html)");
   nightly_cmd->add_option("--seed", nightly.seed, "seed for generated inputs");
   nightly_cmd->add_option("--warmup-s", nightly.warmup_s, "latency warm-up: at least this many seconds (and 3 runs)");
   nightly_cmd->add_option("--measure-s", nightly.measure_s, "latency: timed runs for at least this many seconds");
@@ -137,7 +142,7 @@ int Main(int argc, char** argv) {
 
   if (argc > 1 && argv[1][0] != '-' && !IsCommand(app, argv[1])) {
     std::fprintf(stderr, "farmctl: error: unknown command '%s' (commands: run, diff, fingerprint, devices, profiles, models, "
-                 "nightly, submit, status, runs, results, history, compare, report, cancel)\n",
+                 "nightly, submit, status, runs, results, history, compare, report, regressions, cancel)\n",
                  argv[1]);
     return 2;
   }

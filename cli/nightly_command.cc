@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <fmt/core.h>
@@ -20,6 +21,7 @@
 #include "agent/metrics.h"
 #include "cli/commands.h"
 #include "cli/farm_commands.h"
+#include "cli/report_html.h"
 #include "controller/service.h"
 #include "model/builtin.h"
 #include "model/qdq_fusion.h"
@@ -113,7 +115,7 @@ void CompareWithPrevious(FarmClient& client, int64_t previous, int64_t current) 
   }
   auto rows = client.Query("compare", {{"a", previous}, {"b", current}});
   if (!rows.ok()) return;
-  int changed = 0, slower = 0;
+  int changed = 0;
   for (const auto& r : *rows) {
     if (r["a"].is_null() || r["b"].is_null()) continue;
     if (r["a"]["status"] != r["b"]["status"] || r["a"]["output_sha256"] != r["b"]["output_sha256"]) {
@@ -121,14 +123,23 @@ void CompareWithPrevious(FarmClient& client, int64_t previous, int64_t current) 
       fmt::print("  CHANGED {} on {}: {} -> {}\n", r["model"].get<std::string>(), r["device"].get<std::string>(),
                  r["a"]["status"].dump(), r["b"]["status"].dump());
     }
-    if (r["a"]["p50_ms"].is_number() && r["b"]["p50_ms"].is_number() &&
-        r["b"]["p50_ms"].get<double>() > 1.10 * r["a"]["p50_ms"].get<double>()) {
-      ++slower;
-    }
   }
-  fmt::print("\ncompared with nightly run {}: {} of {} jobs changed verdict or output bytes; {} p50 latencies "
-             "more than 10% higher (noise-aware detection: farmctl regressions, issue 6)\n",
-             previous, changed, rows->size(), slower);
+  fmt::print("\ncompared with nightly run {}: {} of {} jobs changed verdict or output bytes\n", previous, changed,
+             rows->size());
+}
+
+// Regressions of this run against the earlier runs in the database (controller/regression.h).
+void PrintRegressions(FarmClient& client, int64_t run) {
+  auto rows = client.Query("regressions", {{"run", run}});
+  if (!rows.ok()) return;
+  int flagged = 0;
+  for (const auto& r : *rows) {
+    if (!r["regression"].get<bool>()) continue;
+    ++flagged;
+    fmt::print("  REGRESSION {} on {}: {}\n", r["model"].get<std::string>(), r["device_id"].get<std::string>(),
+               r["divergence"] == "regression" ? r["divergence_reason"].get<std::string>() : r["latency_reason"].get<std::string>());
+  }
+  fmt::print("{} regression(s) against earlier nightly runs (farmctl regressions --run {})\n", flagged, run);
 }
 
 }  // namespace
@@ -178,8 +189,14 @@ int NightlyCommand(const NightlyArgs& args) {
   PrintResultsTable(*results);
   CompareWithPrevious(**client, PreviousNightly(**client, run->run_id()), run->run_id());
   const std::string junit = args.junit.empty() ? "nightly-junit.xml" : args.junit;
+  PrintRegressions(**client, run->run_id());
   if (Status s = WriteJUnit(junit, *info, *results); !s.ok()) return finish(ReportError(s));
-  fmt::print("results in {} (farmctl results --run {} --db {}); JUnit: {}\n", db, run->run_id(), db, junit);
+  const std::string html = args.html.empty() ? "nightly-report.html" : args.html;
+  auto page = BuildHtmlReport(**client, run->run_id());
+  if (!page.ok()) return finish(ReportError(page.status()));
+  std::ofstream(html) << *page;
+  fmt::print("results in {} (farmctl results --run {} --db {}); JUnit: {}; HTML report: {}\n", db, run->run_id(), db,
+             junit, html);
   const int status = RunExitStatus(*results);
   finish(0);
   if (!agent_status.ok()) return ReportError(agent_status);

@@ -201,11 +201,15 @@ StatusOr<json> Events(Db& db, const json& args) {
 
 }  // namespace
 
+StatusOr<json> SeriesQuery(Db& db, const json& args);       // regression_queries.cc
+StatusOr<json> RegressionsQuery(Db& db, const json& args);  // regression_queries.cc
+
 StatusOr<json> RunQuery(Store& store, const std::string& kind, const json& args) {
   using Fn = StatusOr<json> (*)(Db&, const json&);
   static const std::map<std::string, Fn> kinds = {{"runs", Runs},       {"run", Run},         {"results", Results},
                                                   {"job", Job},         {"history", History}, {"compare", Compare},
-                                                  {"devices", Devices}, {"events", Events}};
+                                                  {"devices", Devices}, {"events", Events},
+                                                  {"series", SeriesQuery}, {"regressions", RegressionsQuery}};
   auto it = kinds.find(kind);
   if (it == kinds.end()) return InvalidArgument("query: unknown kind '" + Printable(kind) + "'");
   if (!args.is_object()) return InvalidArgument("query: arguments must be a JSON object");

@@ -13,7 +13,9 @@
 namespace qfarm::controller {
 
 // kind: runs {limit}, run {run}, results {run}, job {job}, history {model, device, metric, limit},
-// compare {a, b}, devices {}, events {device?, limit}.
+// compare {a, b}, devices {}, events {device?, limit}, series {model, device, profile?, limit}
+// (one history with every metric and a regression verdict per run), regressions {run} (each
+// result of the run judged against the runs before it, controller/regression.h).
 StatusOr<nlohmann::json> RunQuery(Store& store, const std::string& kind, const nlohmann::json& args);
 
 // The metrics `history` accepts, e.g. p50_ms, mismatches, sqnr_db.

@@ -190,8 +190,13 @@ std::vector<HistoryVerdict> JudgeHistory(const std::vector<HistoryRun>& runs, co
       pooled.insert(pooled.end(), runs[j].samples_ms.begin(), runs[j].samples_ms.end());
       divergence.push_back(runs[j].divergence);
     }
-    out.push_back({JudgeLatency(pooled, runs[i].samples_ms, options),
-                   JudgeDivergence(divergence, runs[i].divergence, options)});
+    LatencyVerdict latency = JudgeLatency(pooled, runs[i].samples_ms, options);
+    if (divergence.size() < static_cast<size_t>(options.min_baseline_runs)) {
+      latency.verdict = Verdict::kInsufficientData;
+      latency.reason = "insufficient data (" + std::to_string(divergence.size()) + " earlier runs; latency is judged " +
+                       "against at least " + std::to_string(options.min_baseline_runs) + ")";
+    }
+    out.push_back({latency, JudgeDivergence(divergence, runs[i].divergence, options)});
   }
   return out;
 }

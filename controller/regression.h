@@ -28,6 +28,7 @@ namespace qfarm {
 
 struct RegressionOptions {
   int baseline_runs = 5;     // K previous runs pooled into the baseline window
+  int min_baseline_runs = 3; // latency needs this many earlier runs (run-to-run spread shows across runs)
   int min_samples = 5;       // fewer samples on either side: insufficient data
   double alpha = 1e-4;       // Mann-Whitney two-sided significance level
   double min_effect = 0.03;  // |relative Hodges-Lehmann shift| must exceed this

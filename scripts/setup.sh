@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libgemmlowp-dev
   g++-aarch64-linux-gnu qemu-user-static
   libdnnl-dev libxnnpack-dev libpthreadpool-dev
+  chromium
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <pthread.h>
 
+#include "controller/http_server.h"
 #include "controller/service.h"
 #include "controller/store.h"
 
@@ -33,7 +34,9 @@ int Main(int argc, char** argv) {
   ServerOptions server_options;
   bool no_health = false;
   app.add_option("--db", db_path, "SQLite database file")->required();
+  std::string http;
   app.add_option("--listen", listen, "gRPC address (host:port; port 0 picks a free one)");
+  app.add_option("--http", http, "dashboard and JSON API address (host:port), read-only");
   app.add_option("--lease-s", store_options.lease_s, "a lease lives this long past the last heartbeat");
   app.add_option("--heartbeat-timeout-s", store_options.heartbeat_timeout_s, "silent agents' devices go offline");
   app.add_option("--recheck-s", store_options.recheck_s, "a quarantined device's health is re-checked this often");
@@ -60,6 +63,17 @@ int Main(int argc, char** argv) {
   }
   std::printf("farm-controller: listening on %s, database %s%s\n", (*server)->address().c_str(), db_path.c_str(),
               Loopback(listen) ? " (no TLS: loopback only)" : " (WARNING: no TLS on a non-loopback address)");
+  std::unique_ptr<HttpServer> dashboard;
+  if (!http.empty()) {
+    auto started = HttpServer::Start(**store, http);
+    if (!started.ok()) {
+      std::fprintf(stderr, "farm-controller: error: %s\n", started.status().message().c_str());
+      return 2;
+    }
+    dashboard = std::move(*started);
+    std::printf("farm-controller: dashboard on http://%s/%s\n", dashboard->address().c_str(),
+                Loopback(http) ? "" : " (WARNING: no TLS on a non-loopback address)");
+  }
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);
