@@ -12,6 +12,15 @@
 #include "farm.grpc.pb.h"
 
 namespace qfarm {
+namespace {
+
+grpc::SslCredentialsOptions RootCerts(const std::string& pem) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = pem;
+  return o;
+}
+
+}  // namespace
 struct FarmAgent::Impl {
   Impl(FarmAgentOptions options, FarmAgentStats& stats)
       : o(std::move(options)), stats(stats), cache(o.work_dir + "/blobs", o.cache_max_bytes) {
@@ -19,11 +28,15 @@ struct FarmAgent::Impl {
     args.SetMaxReceiveMessageSize(64 << 20);
     args.SetMaxSendMessageSize(300 << 20);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(o.max_backoff_s * 1000));
-    channel = grpc::CreateCustomChannel(o.controller, grpc::InsecureChannelCredentials(), args);
+    channel = grpc::CreateCustomChannel(
+        o.controller, o.tls_ca_pem.empty() ? grpc::InsecureChannelCredentials()
+                                           : grpc::SslCredentials(RootCerts(o.tls_ca_pem)), args);
     stub = v1::Controller::NewStub(channel);
   }
 
+  // Every call carries a deadline and, when there is one, the agent's token.
   void SetDeadline(grpc::ClientContext* ctx) const {
+    if (!o.token.empty()) ctx->AddMetadata("authorization", "Bearer " + o.token);
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
                                                               std::chrono::duration<double>(o.rpc_timeout_s)));
   }
@@ -66,8 +79,8 @@ struct FarmAgent::Impl {
         if (o.verbose) std::fprintf(stderr, "farm-agent: %s registered with %s\n", o.agent_id.c_str(), o.controller.c_str());
         return;
       }
-      if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-        fatal = "controller refused the registration: " + s.error_message();
+      if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT || s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+        SetFatal("controller refused the registration: " + s.error_message());
         Stop();
         return;
       }
@@ -75,6 +88,11 @@ struct FarmAgent::Impl {
       Sleep(backoff);
       backoff = std::min(backoff * 2, o.max_backoff_s);
     }
+  }
+
+  void SetFatal(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (fatal.empty()) fatal = why;
   }
 
   void Stop() {
@@ -194,6 +212,11 @@ struct FarmAgent::Impl {
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
     grpc::Status s = stub->LeaseJob(&ctx, req, &resp);
+    if (s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {  // a revoked token: retrying cannot help
+      SetFatal("controller refused the agent: " + s.error_message());
+      Stop();
+      return Attempt::kFailed;
+    }
     if (!s.ok()) {
       if (s.error_code() == grpc::StatusCode::NOT_FOUND) need_register = true;
       ++stats.reconnects;

@@ -26,6 +26,8 @@ namespace qfarm {
 struct FarmAgentOptions {
   std::string controller;            // host:port
   std::string agent_id;              // [A-Za-z0-9._-]{1,64}
+  std::string token;                 // this agent's token, when the controller requires tokens
+  std::string tls_ca_pem;            // TLS to the controller when set (the CA that signed its certificate)
   std::vector<std::string> devices;  // device names (agent/device.h)
   std::string work_dir;              // blob cache and job directories
   int64_t cache_max_bytes = int64_t{1} << 30;

@@ -18,6 +18,12 @@
 namespace qfarm::cli {
 namespace {
 
+grpc::SslCredentialsOptions RootCerts(const std::string& pem) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = pem;
+  return o;
+}
+
 Status FromGrpc(const grpc::Status& s, const std::string& where) {
   if (s.ok()) return Status::Ok();
   const std::string msg = where + ": " + s.error_message();
@@ -25,6 +31,7 @@ Status FromGrpc(const grpc::Status& s, const std::string& where) {
     case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(s.error_message());
     case grpc::StatusCode::NOT_FOUND: return NotFound(s.error_message());
     case grpc::StatusCode::RESOURCE_EXHAUSTED: return ResourceExhausted(msg);
+    case grpc::StatusCode::PERMISSION_DENIED: return PermissionDenied(msg);
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: return Unavailable(msg);
     default: return Internal(msg);
@@ -33,11 +40,13 @@ Status FromGrpc(const grpc::Status& s, const std::string& where) {
 
 class GrpcClient : public FarmClient {
  public:
-  explicit GrpcClient(const std::string& address) : address_(address) {
+  explicit GrpcClient(const FarmTarget& t) : address_(t.controller), token_(t.token) {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(300 << 20);
     args.SetMaxReceiveMessageSize(300 << 20);
-    stub_ = v1::Controller::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    auto credentials = t.tls_ca.empty() ? grpc::InsecureChannelCredentials()
+                                        : grpc::SslCredentials(RootCerts(t.tls_ca));
+    stub_ = v1::Controller::NewStub(grpc::CreateCustomChannel(address_, credentials, args));
   }
   StatusOr<nlohmann::json> Query(const std::string& kind, const nlohmann::json& args) override {
     v1::QueryRequest req;
@@ -73,9 +82,10 @@ class GrpcClient : public FarmClient {
               Resp* resp, int timeout_s) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+    if (!token_.empty()) ctx.AddMetadata("authorization", "Bearer " + token_);
     return FromGrpc((stub_.get()->*method)(&ctx, req, resp), "controller " + address_);
   }
-  std::string address_;
+  std::string address_, token_;
   std::unique_ptr<v1::Controller::Stub> stub_;
 };
 
@@ -141,7 +151,7 @@ StatusOr<std::string> BlobBytes(const std::string& name, bool is_model, const st
 }  // namespace
 
 StatusOr<std::unique_ptr<FarmClient>> FarmClient::Connect(const FarmTarget& target) {
-  if (target.db.empty()) return std::unique_ptr<FarmClient>(new GrpcClient(target.controller));
+  if (target.db.empty()) return std::unique_ptr<FarmClient>(new GrpcClient(target));
   if (!std::filesystem::exists(target.db)) return NotFound(target.db + ": no such database");
   QFARM_ASSIGN_OR_RETURN(auto store, controller::Store::Open(target.db));
   return std::unique_ptr<FarmClient>(new DbClient(std::move(store)));

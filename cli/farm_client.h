@@ -15,6 +15,8 @@ namespace qfarm::cli {
 struct FarmTarget {
   std::string controller = "127.0.0.1:7700";
   std::string db;  // when set, the database is read directly
+  std::string token;   // operator token (state-changing commands), when the controller requires one
+  std::string tls_ca;  // PEM of the CA that signed the controller's certificate: TLS when set
 };
 
 class FarmClient {

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/core.h>
@@ -74,6 +76,22 @@ void PrintTable(const json& rows, const std::vector<std::string>& columns, bool 
 int Fail(const Status& s) { return ReportError(s); }
 
 }  // namespace
+
+Status ResolveTarget(FarmArgs* args) {
+  auto read = [](const std::string& path, std::string* out) -> Status {
+    std::ifstream in(path);
+    if (!in) return NotFound(path + ": cannot read");
+    std::stringstream s;
+    s << in.rdbuf();
+    *out = s.str();
+    while (!out->empty() && std::isspace(static_cast<unsigned char>(out->back()))) out->pop_back();
+    return Status::Ok();
+  };
+  if (const char* t = std::getenv("QFARM_TOKEN")) args->target.token = t;
+  if (!args->token_file.empty()) QFARM_RETURN_IF_ERROR(read(args->token_file, &args->target.token));
+  if (!args->tls_ca_file.empty()) QFARM_RETURN_IF_ERROR(read(args->tls_ca_file, &args->target.tls_ca));
+  return Status::Ok();
+}
 
 int RunExitStatus(const json& results) {
   bool divergent = false, failed = false;

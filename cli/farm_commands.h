@@ -23,7 +23,11 @@ struct FarmArgs {
   std::string model, device, metric;
   int64_t limit = 50;
   std::string junit, html;
+  std::string token_file, tls_ca_file;  // resolved into target by ResolveTarget
 };
+
+// Reads --token-file (else env QFARM_TOKEN) and --tls-ca into the target; errors name the file.
+Status ResolveTarget(FarmArgs* args);
 
 int SubmitCommand(const FarmArgs& args);
 int StatusCommand(const FarmArgs& args);

@@ -1,5 +1,6 @@
 // farmctl: the command line of qfarm (DESIGN.md "Command line contract").
 #include <CLI/CLI.hpp>
+#include <grpc/support/log.h>
 #include <cstdio>
 #include <exception>
 
@@ -19,6 +20,8 @@ bool IsCommand(const CLI::App& app, const std::string& name) {
 void AddTarget(CLI::App* cmd, qfarm::cli::FarmArgs& farm) {
   cmd->add_option("--controller", farm.target.controller, "controller address (default 127.0.0.1:7700)");
   cmd->add_option("--db", farm.target.db, "read this database instead of asking a controller");
+  cmd->add_option("--token-file", farm.token_file, "operator token for submit/cancel (or env QFARM_TOKEN)");
+  cmd->add_option("--tls-ca", farm.tls_ca_file, "CA certificate (PEM) to verify the controller's TLS certificate");
 }
 
 void AddFarmCommands(CLI::App& app, qfarm::cli::FarmArgs& farm) {
@@ -75,7 +78,10 @@ int RunFarmCommand(const CLI::App& app, const qfarm::cli::FarmArgs& farm) {
       {"results", ResultsCommand}, {"history", HistoryCommand}, {"compare", CompareCommand},
       {"report", ReportCommand},   {"cancel", CancelCommand},   {"regressions", RegressionsCommand}};
   for (const auto& [name, fn] : commands) {
-    if (app.got_subcommand(name)) return fn(farm);
+    if (!app.got_subcommand(name)) continue;
+    FarmArgs resolved = farm;
+    if (qfarm::Status s = ResolveTarget(&resolved); !s.ok()) return ReportError(s);
+    return fn(resolved);
   }
   return -1;
 }
@@ -170,6 +176,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gpr_set_log_function([](gpr_log_func_args*) {});  // errors reach the user as one farmctl line
   try {
     return Main(argc, argv);
   } catch (const std::exception& e) {

@@ -151,7 +151,9 @@ int NightlyCommand(const NightlyArgs& args) {
   const std::string db = args.db.empty() ? "farm.db" : args.db;
   auto store = controller::Store::Open(db, {.lease_s = 120, .health_checks = true});
   if (!store.ok()) return ReportError(store.status());
-  auto server = controller::ControllerServer::Start(**store, {.listen = "127.0.0.1:0"});
+  controller::ServerOptions server_options;
+  server_options.listen = "127.0.0.1:0";
+  auto server = controller::ControllerServer::Start(**store, server_options);
   if (!server.ok()) return ReportError(server.status());
   std::vector<std::string> devices;
   for (const std::string& d : ListDevices()) {
@@ -161,9 +163,15 @@ int NightlyCommand(const NightlyArgs& args) {
   fmt::print("qfarm nightly --local: {} built-in models on {} devices ({}); database {}; controller {}\n",
              suite.size(), devices.size(), fmt::format("{}", fmt::join(devices, ", ")), db, (*server)->address());
   const std::string work = (std::filesystem::temp_directory_path() / ("qfarm-nightly-" + std::to_string(getpid()))).string();
-  FarmAgent agent({.controller = (*server)->address(), .agent_id = "local", .devices = devices, .work_dir = work,
-                   .process = {{SelfExecutable(), "agent-job"}, work + "/jobs"}, .verbose = false,
-                   .max_concurrent_jobs = 1});
+  FarmAgentOptions agent_options;
+  agent_options.controller = (*server)->address();
+  agent_options.agent_id = "local";
+  agent_options.devices = devices;
+  agent_options.work_dir = work;
+  agent_options.process = {{SelfExecutable(), "agent-job"}, work + "/jobs"};
+  agent_options.verbose = false;
+  agent_options.max_concurrent_jobs = 1;  // the devices share this CPU: one job at a time keeps latency clean
+  FarmAgent agent(agent_options);
   Status agent_status = Status::Ok();
   std::thread agent_thread([&] { agent_status = agent.Run(); });
   auto finish = [&](int status) {
@@ -174,7 +182,9 @@ int NightlyCommand(const NightlyArgs& args) {
     std::filesystem::remove_all(work, ec);
     return status;
   };
-  auto client = FarmClient::Connect({.controller = (*server)->address()});
+  FarmTarget target;
+  target.controller = (*server)->address();
+  auto client = FarmClient::Connect(target);
   auto req = PrepareSubmissionText(SuiteYaml(suite, devices, args), "nightly", ".");
   if (!req.ok()) return finish(ReportError(req.status()));
   auto run = (*client)->Submit(*req);

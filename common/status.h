@@ -23,6 +23,7 @@ enum class StatusCode {
   kResourceExhausted, // a configured limit would be exceeded
   kInternal,          // a bug in qfarm
   kUnavailable,       // a device or peer could not be reached
+  kPermissionDenied,  // no valid token for what was asked
 };
 
 class [[nodiscard]] Status {
@@ -52,6 +53,7 @@ inline Status Unimplemented(std::string msg) { return {StatusCode::kUnimplemente
 inline Status ResourceExhausted(std::string msg) { return {StatusCode::kResourceExhausted, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
 inline Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
+inline Status PermissionDenied(std::string msg) { return {StatusCode::kPermissionDenied, std::move(msg)}; }
 
 // Holds a T or a non-OK Status.
 template <typename T>

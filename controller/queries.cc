@@ -140,10 +140,11 @@ StatusOr<json> History(Db& db, const json& args) {
     for (const std::string& m : known) list += (list.empty() ? "" : ", ") + m;
     return InvalidArgument("history: metric '" + Printable(metric) + "' is not one of: " + list);
   }
-  // A device is named by kind ("host-avx2") or by id ("agent/host-avx2").
+  // A device is named by kind ("host-avx2") or by id ("agent/host-avx2"); each has its index.
+  const char* device_column = device.find('/') == std::string::npos ? "r.device" : "r.device_id";
   Stmt s(db, "SELECT * FROM (SELECT j.run_id AS run, r.job_id AS job, r.id AS result, r.created_at, r.device_id, "
              "r.profile_text, r.status, " + MetricExpr(metric) + " AS value FROM results r JOIN jobs j ON j.id=r.job_id "
-             "LEFT JOIN latency l ON l.result_id=r.id WHERE r.model=?1 AND (r.device=?2 OR r.device_id=?2) "
+             "LEFT JOIN latency l ON l.result_id=r.id WHERE r.model=?1 AND " + device_column + "=?2 "
              "ORDER BY r.id DESC LIMIT ?3) ORDER BY result");
   s.Bind(1, model).Bind(2, device).Bind(3, limit);
   return Rows(s);

@@ -71,8 +71,20 @@ CREATE TABLE fingerprints(
   PRIMARY KEY(device_id, sha256));
 )sql";
 
+// v2: access tokens (only their SHA-256 is kept; a revoked token stays, marked) and indexes for
+// run completion and per-device-id history.
+constexpr const char* kV2 = R"sql(
+CREATE TABLE tokens(
+  name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK(role IN ('agent','operator')), sha256 TEXT NOT NULL UNIQUE,
+  created_at REAL NOT NULL, revoked_at REAL);
+-- Finishing a run counts its unfinished jobs; a history names a device by id as often as by kind.
+DROP INDEX jobs_run;
+CREATE INDEX jobs_run ON jobs(run_id, state);
+CREATE INDEX results_history_id ON results(model, device_id, id);
+)sql";
+
 const std::vector<const char*>& Migrations() {
-  static const std::vector<const char*> m = {kV1};
+  static const std::vector<const char*> m = {kV1, kV2};
   return m;
 }
 

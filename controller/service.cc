@@ -31,8 +31,31 @@ grpc::Status ToGrpc(const Status& s) {
     case StatusCode::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, s.message()};
     case StatusCode::kResourceExhausted: return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message()};
     case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, s.message()};
+    case StatusCode::kPermissionDenied: return {grpc::StatusCode::PERMISSION_DENIED, s.message()};
     default: return {grpc::StatusCode::INTERNAL, s.message()};
   }
+}
+
+// The caller's token: the request's own field, else "authorization: Bearer <token>" metadata.
+std::string TokenOf(const grpc::CallbackServerContext* ctx, const std::string& field) {
+  if (!field.empty()) return field;
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return "";
+  const std::string value(it->second.data(), it->second.size());
+  return value.rfind("Bearer ", 0) == 0 ? value.substr(7) : value;
+}
+
+// Once any token exists, agents need their agent token and state changes an operator token.
+Status Authorize(Store& store, const grpc::CallbackServerContext* ctx, const std::string& role,
+                 const std::string& agent = "", const std::string& field = "") {
+  QFARM_ASSIGN_OR_RETURN(bool enabled, store.TokensEnabled());
+  if (!enabled) return Status::Ok();
+  QFARM_ASSIGN_OR_RETURN(std::string name, store.Authorize(TokenOf(ctx, field), role));
+  if (!agent.empty() && name != agent) {
+    return PermissionDenied("the token of '" + name + "' cannot act as agent '" + agent.substr(0, 64) + "'");
+  }
+  return Status::Ok();
 }
 
 // Result reports wait here for the writer thread, which commits them in batches (group commit)
@@ -103,9 +126,14 @@ class ReportBatcher {
 // Streams a blob in 1 MiB chunks, one write in flight; reads happen on the pool.
 class BlobWriter : public grpc::ServerWriteReactor<v1::FetchBlobResponse> {
  public:
-  BlobWriter(Store& store, boost::asio::thread_pool& pool, std::string sha, int64_t offset)
+  BlobWriter(Store& store, boost::asio::thread_pool& pool, const grpc::CallbackServerContext* ctx, std::string sha,
+             int64_t offset)
       : store_(store), pool_(pool), sha_(std::move(sha)), offset_(offset) {
-    Next();
+    boost::asio::post(pool_, [this, ctx] {
+      Status allowed = Authorize(store_, ctx, "agent");
+      if (!allowed.ok()) return Finish(ToGrpc(allowed));
+      Next();
+    });
   }
   void OnWriteDone(bool ok) override {
     if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "FetchBlob: client went away"));
@@ -159,7 +187,8 @@ class Service final : public v1::Controller::CallbackService {
 
   grpc::ServerUnaryReactor* RegisterAgent(grpc::CallbackServerContext* ctx, const v1::RegisterAgentRequest* req,
                                           v1::RegisterAgentResponse* resp) override {
-    return Async(ctx, [=, this] {
+    return Async(ctx, [=, this]() -> Status {
+      QFARM_RETURN_IF_ERROR(Authorize(store_, ctx, "agent", req->agent(), req->token()));
       Status s = store_.RegisterAgent(*req, clock_.Now());
       resp->set_agent_id(req->agent());
       // Three heartbeats per lease period, so one lost heartbeat never expires a lease.
@@ -171,6 +200,7 @@ class Service final : public v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* LeaseJob(grpc::CallbackServerContext* ctx, const v1::LeaseJobRequest* req,
                                      v1::LeaseJobResponse* resp) override {
     return Async(ctx, [=, this]() -> Status {
+      QFARM_RETURN_IF_ERROR(Authorize(store_, ctx, "agent", req->agent_id()));
       QFARM_ASSIGN_OR_RETURN(LeaseOutcome lease, store_.Lease(req->agent_id(), req->device(), clock_.Now()));
       resp->set_granted(lease.granted);
       if (lease.granted) *resp->mutable_job() = lease.job;
@@ -182,6 +212,7 @@ class Service final : public v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* ctx, const v1::HeartbeatRequest* req,
                                       v1::HeartbeatResponse* resp) override {
     return Async(ctx, [=, this]() -> Status {
+      QFARM_RETURN_IF_ERROR(Authorize(store_, ctx, "agent", req->agent_id()));
       const std::vector<int64_t> running(req->running_job_ids().begin(), req->running_job_ids().end());
       QFARM_ASSIGN_OR_RETURN(std::vector<int64_t> stop, store_.Heartbeat(req->agent_id(), running, clock_.Now()));
       for (int64_t id : stop) resp->add_cancelled_job_ids(id);
@@ -192,18 +223,23 @@ class Service final : public v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* ReportResult(grpc::CallbackServerContext* ctx, const v1::Result* req,
                                          v1::ReportResultResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    batcher_.Add({req, resp, reactor});
+    boost::asio::post(pool_, [=, this] {
+      Status allowed = Authorize(store_, ctx, "agent", req->agent_id());
+      if (!allowed.ok()) return reactor->Finish(ToGrpc(allowed));
+      batcher_.Add({req, resp, reactor});
+    });
     return reactor;
   }
 
-  grpc::ServerWriteReactor<v1::FetchBlobResponse>* FetchBlob(grpc::CallbackServerContext*,
+  grpc::ServerWriteReactor<v1::FetchBlobResponse>* FetchBlob(grpc::CallbackServerContext* ctx,
                                                              const v1::FetchBlobRequest* req) override {
-    return new BlobWriter(store_, pool_, req->sha256(), req->offset());
+    return new BlobWriter(store_, pool_, ctx, req->sha256(), req->offset());
   }
 
   grpc::ServerUnaryReactor* SubmitRun(grpc::CallbackServerContext* ctx, const v1::SubmitRunRequest* req,
                                       v1::SubmitRunResponse* resp) override {
     return Async(ctx, [=, this]() -> Status {
+      QFARM_RETURN_IF_ERROR(Authorize(store_, ctx, "operator", "", req->operator_token()));
       QFARM_ASSIGN_OR_RETURN(RunSpec spec, ParseRunSpec(req->yaml(), "run"));
       const double now = clock_.Now();
       QFARM_ASSIGN_OR_RETURN(auto shas, StoreUploads(store_, spec, *req, options_.max_submit_blobs, now));
@@ -233,6 +269,7 @@ class Service final : public v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* ctx, const v1::CancelRunRequest* req,
                                       v1::CancelRunResponse* resp) override {
     return Async(ctx, [=, this]() -> Status {
+      QFARM_RETURN_IF_ERROR(Authorize(store_, ctx, "operator", "", req->operator_token()));
       QFARM_ASSIGN_OR_RETURN(int n, store_.CancelRun(req->run_id(), clock_.Now()));
       resp->set_cancelled_jobs(n);
       return Status::Ok();
@@ -299,7 +336,13 @@ StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Store& store
   std::unique_ptr<ControllerServer> s(new ControllerServer());
   s->impl_ = std::make_unique<Impl>(store, options);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &s->port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_pem.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(options.listen, credentials, &s->port_);
   builder.RegisterService(&s->impl_->service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));

@@ -38,6 +38,7 @@ struct ServerOptions {
   int64_t max_message_bytes = int64_t{300} << 20;
   int64_t max_submit_blobs = 10000;
   Clock* clock = nullptr;              // default SystemClock()
+  std::string tls_cert_pem, tls_key_pem;  // TLS when set (PEM contents, not paths)
 };
 
 class ControllerServer {

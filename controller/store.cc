@@ -29,6 +29,13 @@ std::string Sha256(std::string_view bytes) {
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, StoreOptions options) {
   QFARM_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
   QFARM_RETURN_IF_ERROR(Migrate(*db));
+  if (options.max_page_count > 0) {
+    try {
+      db->Exec("PRAGMA max_page_count=" + std::to_string(options.max_page_count));
+    } catch (const DbError& e) {
+      return Unavailable(path + ": " + e.what());
+    }
+  }
   return std::unique_ptr<Store>(new Store(std::move(db), options));
 }
 

@@ -37,6 +37,7 @@ struct StoreOptions {
   bool health_checks = true;        // golden-vector check before a device takes jobs
   double recheck_s = 30;            // a quarantined device is re-checked this often
   int64_t max_blob_bytes = int64_t{256} << 20;
+  int64_t max_page_count = 0;       // > 0: the database may not grow past this many pages (tests: a full disk)
 };
 
 // The model a health check runs: the agent builds it and diffs the device against the emulator.
@@ -95,6 +96,16 @@ class Store {
   StatusOr<IngestOutcome> Ingest(const v1::Result& result, double now);
   // One transaction for many reports (group commit); per report an outcome or its error.
   std::vector<StatusOr<IngestOutcome>> IngestBatch(const std::vector<v1::Result>& results, double now);
+
+  // Access tokens (DESIGN: agents need an agent token naming them; state-changing farm commands
+  // an operator token). IssueToken returns the secret once; only its SHA-256 is stored.
+  StatusOr<std::string> IssueToken(const std::string& name, const std::string& role, double now);
+  Status RevokeToken(const std::string& name, double now);
+  // Whether any token was ever issued: from then on every call needs one.
+  StatusOr<bool> TokensEnabled();
+  // The token's name when it is valid (not revoked) for `role` (an operator token also serves as
+  // an agent token for nothing: roles are exact).
+  StatusOr<std::string> Authorize(const std::string& token, const std::string& role);
 
   // Runs f(Db&) under the store's lock (read-only queries, controller/queries.h).
   template <typename F>

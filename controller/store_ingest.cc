@@ -186,7 +186,11 @@ std::vector<StatusOr<IngestOutcome>> Store::IngestBatch(const std::vector<v1::Re
       try {
         out.push_back(IngestOne(r, now));
       } catch (const DbError&) {
-        db_->Exec("ROLLBACK TO one");
+        // A full disk may already have rolled the whole transaction back: keep the first error.
+        try {
+          db_->Exec("ROLLBACK TO one");
+        } catch (const DbError&) {
+        }
         throw;
       }
       if (!out.back().ok()) db_->Exec("ROLLBACK TO one");

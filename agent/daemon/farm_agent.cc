@@ -6,12 +6,26 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <thread>
 
 #include "agent/farm_agent.h"
 
 namespace {
+
+// A file's contents without trailing whitespace.
+bool ReadSecret(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  while (!out->empty() && std::isspace(static_cast<unsigned char>(out->back()))) out->pop_back();
+  return !out->empty();
+}
 
 int Main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--run-job") return qfarm::RunJobDir(argv[2]);
@@ -29,6 +43,9 @@ int Main(int argc, char** argv) {
   app.add_option("--work-dir", o.work_dir, "blob cache and job directories");
   app.add_option("--cache-mb", cache_mb, "bound of the blob cache in MiB");
   app.add_option("--poll-s", o.poll_s, "an idle device asks for a job this often");
+  std::string token_file, tls_ca;
+  app.add_option("--token-file", token_file, "file holding this agent's token (or env QFARM_AGENT_TOKEN)");
+  app.add_option("--tls-ca", tls_ca, "CA certificate (PEM) to verify the controller's TLS certificate");
   app.add_option("--max-concurrent-jobs", o.max_concurrent_jobs,
                  "jobs at once over all devices (0: one per device; 1 when they share this CPU)");
   app.add_flag("!--quiet", o.verbose, "no line per job");
@@ -40,6 +57,15 @@ int Main(int argc, char** argv) {
     return 2;
   }
   o.cache_max_bytes = static_cast<int64_t>(cache_mb * 1024 * 1024);
+  if (const char* t = std::getenv("QFARM_AGENT_TOKEN")) o.token = t;
+  if (!token_file.empty() && !ReadSecret(token_file, &o.token)) {
+    std::fprintf(stderr, "farm-agent: error: --token-file %s: cannot read\n", token_file.c_str());
+    return 2;
+  }
+  if (!tls_ca.empty() && !ReadSecret(tls_ca, &o.tls_ca_pem)) {
+    std::fprintf(stderr, "farm-agent: error: --tls-ca %s: cannot read\n", tls_ca.c_str());
+    return 2;
+  }
   o.process.command = {qfarm::SelfExecutable(), "--run-job"};
   o.process.work_dir = o.work_dir + "/jobs";
   sigset_t set;

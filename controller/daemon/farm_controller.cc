@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <pthread.h>
 
 #include "controller/http_server.h"
@@ -22,6 +24,20 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+int Fail(const qfarm::Status& s) {
+  std::fprintf(stderr, "farm-controller: error: %s\n", s.message().c_str());
+  return 2;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return !out->empty();
+}
+
 bool Loopback(const std::string& listen) {
   return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 || listen.rfind("[::1]:", 0) == 0;
 }
@@ -32,7 +48,14 @@ int Main(int argc, char** argv) {
   std::string db_path, listen = "127.0.0.1:7700";
   StoreOptions store_options;
   ServerOptions server_options;
-  bool no_health = false;
+  bool no_health = false, insecure = false;
+  std::string tls_cert, tls_key, issue_token, role = "agent", revoke_token;
+  app.add_option("--tls-cert", tls_cert, "TLS certificate (PEM) for gRPC and HTTP");
+  app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
+  app.add_flag("--insecure", insecure, "allow listening without TLS on an address other than loopback");
+  app.add_option("--issue-token", issue_token, "print a new token for NAME (--role agent|operator) and exit");
+  app.add_option("--role", role, "role of --issue-token: agent (its name is the agent's) or operator");
+  app.add_option("--revoke-token", revoke_token, "revoke NAME's token and exit");
   app.add_option("--db", db_path, "SQLite database file")->required();
   std::string http;
   app.add_option("--listen", listen, "gRPC address (host:port; port 0 picks a free one)");
@@ -51,9 +74,30 @@ int Main(int argc, char** argv) {
   store_options.health_checks = !no_health;
   const sigset_t stop_signals = BlockStopSignals();
   auto store = Store::Open(db_path, store_options);
-  if (!store.ok()) {
-    std::fprintf(stderr, "farm-controller: error: %s\n", store.status().message().c_str());
-    return 2;
+  if (!store.ok()) return Fail(store.status());
+  const double now = SystemClock().Now();
+  if (!issue_token.empty()) {
+    auto token = (*store)->IssueToken(issue_token, role, now);
+    if (!token.ok()) return Fail(token.status());
+    std::printf("%s\n", token->c_str());
+    return 0;
+  }
+  if (!revoke_token.empty()) {
+    qfarm::Status s = (*store)->RevokeToken(revoke_token, now);
+    if (!s.ok()) return Fail(s);
+    std::printf("farm-controller: token '%s' revoked\n", revoke_token.c_str());
+    return 0;
+  }
+  if (tls_cert.empty() != tls_key.empty()) return Fail(qfarm::InvalidArgument("--tls-cert and --tls-key go together"));
+  if (!tls_cert.empty() && (!ReadFile(tls_cert, &server_options.tls_cert_pem) || !ReadFile(tls_key, &server_options.tls_key_pem))) {
+    return Fail(qfarm::NotFound("--tls-cert/--tls-key: cannot read " + tls_cert + " or " + tls_key));
+  }
+  const bool tls = !tls_cert.empty();
+  for (const std::string& addr : {listen, http}) {
+    if (!addr.empty() && !tls && !insecure && !Loopback(addr)) {
+      return Fail(qfarm::InvalidArgument(addr + ": without TLS (--tls-cert/--tls-key) the controller listens only on "
+                                         "loopback; pass --insecure to listen there anyway"));
+    }
   }
   server_options.listen = listen;
   auto server = ControllerServer::Start(**store, server_options);
@@ -61,8 +105,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "farm-controller: error: %s\n", server.status().message().c_str());
     return 2;
   }
-  std::printf("farm-controller: listening on %s, database %s%s\n", (*server)->address().c_str(), db_path.c_str(),
-              Loopback(listen) ? " (no TLS: loopback only)" : " (WARNING: no TLS on a non-loopback address)");
+  auto tokens = (*store)->TokensEnabled();
+  std::printf("farm-controller: listening on %s, database %s, %s, %s\n", (*server)->address().c_str(), db_path.c_str(),
+              tls ? "TLS" : Loopback(listen) ? "no TLS: loopback only" : "WARNING: no TLS on a non-loopback address (--insecure)",
+              tokens.ok() && *tokens ? "tokens required" : "no tokens issued: any local caller is trusted");
   std::unique_ptr<HttpServer> dashboard;
   if (!http.empty()) {
     auto started = HttpServer::Start(**store, http);

@@ -1,97 +1,16 @@
 // The farm end to end on loopback, with the real programs: farm-controller, two farm-agent
 // daemons and farmctl. A matrix runs to completion and every stored result equals what
-// `farmctl diff` says for the same job; an agent killed mid-job, a hung device, a device that
-// fails its health check and a controller killed mid-run each end as DESIGN.md says.
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-
-#include <chrono>
-#include <regex>
-#include <thread>
-
-#include "controller/store.h"
-#include "tests/support/process.h"
-#include "tests/support/test_util.h"
+// `farmctl diff` says for the same job; tensor files travel as blobs; bad run files are refused.
+// (Faults: tests/fault/.)
+#include "tests/support/farm_fixture.h"
 
 namespace qfarm {
 namespace {
 
 using nlohmann::json;
-using qfarm::testing::Process;
-using qfarm::testing::TempDir;
+using qfarm::testing::kFarmctl;
 
-const std::string kBin = QFARM_BINARY_DIR;
-const std::string kFarmctl = kBin + "/cli/farmctl";
-
-class FarmLoopbackTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(qfarm::testing::Run(kFarmctl + " models --export " + dir_.File("models")).exit_code, 0);
-  }
-
-  // Starts farm-controller on a free port (or `port`) and returns its address.
-  std::string StartController(const std::vector<std::string>& extra = {}, int port = 0) {
-    std::vector<std::string> argv = {kBin + "/controller/farm-controller", "--db", dir_.File("farm.db"), "--listen",
-                                     "127.0.0.1:" + std::to_string(port)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    controller_ = std::make_unique<Process>(argv, dir_.File("controller.log"));
-    EXPECT_TRUE(controller_->WaitForLog("listening on", 10)) << controller_->Log();
-    std::smatch m;
-    const std::string log = controller_->Log();
-    std::regex re("listening on ([0-9.]+:[0-9]+)");
-    std::string last;
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it) last = (*it)[1];
-    return last;
-  }
-
-  std::unique_ptr<Process> StartAgent(const std::string& name, const std::string& address,
-                                      const std::vector<std::string>& devices) {
-    std::vector<std::string> argv = {kBin + "/agent/farm-agent", "--controller", address, "--name", name,
-                                     "--work-dir", dir_.File(name), "--poll-s", "0.05"};
-    for (const std::string& d : devices) {
-      argv.push_back("--device");
-      argv.push_back(d);
-    }
-    return std::make_unique<Process>(argv, dir_.File(name + ".log"));
-  }
-
-  std::string WriteYaml(const std::string& text) {
-    const std::string path = dir_.File("models/run.yaml");
-    std::ofstream(path) << text;
-    return path;
-  }
-
-  json Query(const std::string& args) {
-    auto r = qfarm::testing::Run(kFarmctl + " " + args + " --json");
-    EXPECT_LE(r.exit_code, 3) << r.err;
-    return json::parse(r.out, nullptr, false);
-  }
-
-  // Waits until run 1 is no longer running.
-  json WaitForRun(const std::string& address, double timeout_s) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < end) {
-      json runs = Query("runs --controller " + address);
-      if (runs.is_array() && !runs.empty() && runs[0]["state"] != "running") return runs[0];
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "run did not finish in " << timeout_s << " s";
-    return json();
-  }
-
-  int64_t CountRows(const std::string& sql) {
-    auto store = controller::Store::Open(dir_.File("farm.db"));
-    return (*store)->WithDb([&](controller::Db& db) {
-      controller::Stmt s(db, sql);
-      s.Step();
-      return s.Int(0);
-    });
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Process> controller_;
-};
+class FarmLoopbackTest : public qfarm::testing::FarmFixture {};
 
 TEST_F(FarmLoopbackTest, TwoAgentsRunAMatrixAndStoredResultsEqualFarmctlDiff) {
   const std::string address = StartController();
@@ -141,82 +60,6 @@ TEST_F(FarmLoopbackTest, TwoAgentsRunAMatrixAndStoredResultsEqualFarmctlDiff) {
   // The same answers straight from the database.
   auto local = qfarm::testing::Run(kFarmctl + " results --run 1 --json --db " + dir_.File("farm.db"));
   EXPECT_EQ(json::parse(local.out), results);
-}
-
-TEST_F(FarmLoopbackTest, AnAgentKilledMidJobLosesNothingTheJobCompletesElsewhereOnce) {
-  const std::string address = StartController({"--lease-s", "1.5", "--no-health-checks"});
-  auto a = StartAgent("agent-a", address, {"faulty:slow:800"});
-  const std::string yaml = WriteYaml("models: [mlp.onnx]\ndevices: ['faulty:slow:800']\nrepeats: 3\ntimed_runs: 0\n");
-  ASSERT_EQ(qfarm::testing::Run(kFarmctl + " submit --detach " + yaml + " --controller " + address).exit_code, 0);
-  ASSERT_TRUE(a->WaitForLog("job 1:", 10)) << a->Log();
-  a->Kill(SIGKILL);
-  auto b = StartAgent("agent-b", address, {"faulty:slow:800"});
-  const json run = WaitForRun(address, 60);
-  EXPECT_EQ(run["done"], 3);
-  EXPECT_EQ(CountRows("SELECT count(*) FROM results"), 3);
-  EXPECT_EQ(CountRows("SELECT count(DISTINCT job_id) FROM results"), 3);
-  EXPECT_EQ(CountRows("SELECT count(*) FROM results WHERE device_id='agent-b/faulty:slow:800'"), 3);
-  EXPECT_EQ(CountRows("SELECT attempt FROM jobs WHERE id=1"), 2) << "the killed agent's lease expired and requeued";
-}
-
-TEST_F(FarmLoopbackTest, AHungDeviceIsKilledAtTheJobTimeoutAndEndsAsAnInfrastructureFailure) {
-  const std::string address = StartController({"--no-health-checks"});
-  auto a = StartAgent("agent-a", address, {"faulty:hang"});
-  const std::string yaml =
-      WriteYaml("models: [mlp.onnx]\ndevices: ['faulty:hang']\ntimeout_s: 1\nmax_attempts: 2\ntimed_runs: 0\n");
-  auto submit = qfarm::testing::Run(kFarmctl + " submit " + yaml + " --controller " + address);
-  EXPECT_EQ(submit.exit_code, 3) << submit.out << submit.err;
-  const json results = Query("results --run 1 --controller " + address);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0]["state"], "failed");
-  EXPECT_EQ(results[0]["attempt"], 2);
-  EXPECT_NE(results[0]["error"].get<std::string>().find("the device hung; killed"), std::string::npos) << results[0];
-  auto junit = qfarm::testing::Run(kFarmctl + " report --run 1 --junit " + dir_.File("j.xml") + " --controller " + address);
-  EXPECT_EQ(junit.exit_code, 3);
-  EXPECT_NE(qfarm::testing::ReadAll(dir_.File("j.xml")).find("errors=\"1\""), std::string::npos);
-}
-
-TEST_F(FarmLoopbackTest, ADeviceFailingItsHealthCheckIsQuarantinedAndTakesNoJobs) {
-  const std::string address = StartController();
-  auto a = StartAgent("agent-a", address, {"host-scalar", "faulty:bitflip:fc1:0:1"});
-  const std::string yaml =
-      WriteYaml("models: [mlp.onnx]\ndevices: [host-scalar, 'faulty:bitflip:fc1:0:1']\ntimed_runs: 0\n");
-  ASSERT_EQ(qfarm::testing::Run(kFarmctl + " submit --detach " + yaml + " --controller " + address).exit_code, 0);
-  json jobs;
-  for (int i = 0; i < 100; ++i) {
-    jobs = Query("results --run 1 --controller " + address);
-    if (jobs.is_array() && jobs.size() == 2 && jobs[0]["state"] == "done") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(jobs[0]["state"], "done");
-  EXPECT_EQ(jobs[1]["state"], "queued") << "a quarantined device takes no job";
-  const json status = Query("status --controller " + address);
-  for (const json& d : status["devices"]) {
-    EXPECT_EQ(d["health"], d["name"] == "host-scalar" ? "healthy" : "quarantined") << d;
-  }
-  EXPECT_EQ(qfarm::testing::Run(kFarmctl + " cancel 1 --controller " + address).exit_code, 0);
-}
-
-TEST_F(FarmLoopbackTest, AControllerKilledMidRunRestartsAndTheRunCompletesWithNothingLostOrDuplicated) {
-  std::string address = StartController({"--no-health-checks"});
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
-  auto a = StartAgent("agent-a", address, {"faulty:slow:150"});
-  const std::string yaml = WriteYaml("models: [mlp.onnx]\ndevices: ['faulty:slow:150']\nrepeats: 12\ntimed_runs: 0\n");
-  ASSERT_EQ(qfarm::testing::Run(kFarmctl + " submit --detach " + yaml + " --controller " + address).exit_code, 0);
-  ASSERT_TRUE(a->WaitForLog("job 3:", 20)) << a->Log();
-  controller_->Kill(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  address = StartController({"--no-health-checks"}, port);
-  const json run = WaitForRun(address, 60);
-  EXPECT_EQ(run["done"], 12);
-  EXPECT_EQ(CountRows("SELECT count(*) FROM results"), 12);
-  EXPECT_EQ(CountRows("SELECT count(DISTINCT job_id) FROM results"), 12);
-  auto store = controller::Store::Open(dir_.File("farm.db"));
-  EXPECT_EQ((*store)->WithDb([](controller::Db& db) {
-    controller::Stmt s(db, "PRAGMA integrity_check");
-    s.Step();
-    return s.Text(0);
-  }), "ok");
 }
 
 }  // namespace

@@ -139,7 +139,9 @@ class SchedulerModelTest : public ::testing::Test {
         const ModelJob& j = model.jobs.at(s.Int(0));
         ASSERT_EQ(s.Text(1), j.state) << where << " job " << s.Int(0);
         ASSERT_EQ(s.Int(2), j.attempt) << where << " job " << s.Int(0);
-        if (j.state == "leased") ASSERT_EQ(s.Text(3), j.lessee) << where << " job " << s.Int(0);
+        if (j.state == "leased") {
+          ASSERT_EQ(s.Text(3), j.lessee) << where << " job " << s.Int(0);
+        }
       }
       ASSERT_EQ(n, model.jobs.size()) << where;
       Stmt r(db, "SELECT count(*) FROM results");
@@ -181,7 +183,9 @@ class SchedulerModelTest : public ::testing::Test {
         auto got = *store->Lease(agent, kind, now);
         auto want = model.Lease(agent, kind, now);
         ASSERT_EQ(got.granted, want.has_value()) << where;
-        if (want) ASSERT_EQ(got.job.id(), *want) << where;
+        if (want) {
+          ASSERT_EQ(got.job.id(), *want) << where;
+        }
       } else if (op < 55) {  // heartbeat with the jobs the agent holds, plus a stale one
         std::vector<int64_t> running;
         for (const auto& [id, j] : model.jobs) {
@@ -212,7 +216,9 @@ class SchedulerModelTest : public ::testing::Test {
         auto got = store->CancelRun(run, now);
         const int want = model.Cancel(run);
         ASSERT_EQ(got.ok(), want >= 0) << where;
-        if (got.ok()) ASSERT_EQ(*got, want) << where;
+        if (got.ok()) {
+          ASSERT_EQ(*got, want) << where;
+        }
       }
       Check(*store, model, where);
       if (HasFatalFailure()) return;
