@@ -1,6 +1,8 @@
 #include "controller/http_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -65,10 +67,18 @@ Reply Route(Store& store, const std::string& target) {
   return JsonError(http::status::not_found, "no such page: " + path.substr(0, 200));
 }
 
-// One connection: read a request, answer it, close.
-void Serve(Store& store, std::shared_ptr<tcp::socket> socket) {
+void Close(tcp::socket& s) {
+  beast::error_code ignored;
+  s.shutdown(tcp::socket::shutdown_send, ignored);
+}
+void Close(beast::ssl_stream<tcp::socket>& s) {
+  s.async_shutdown([](beast::error_code) {});
+}
+
+// One connection (plain or TLS): read a request, answer it, close.
+template <typename Stream>
+void Serve(Store& store, std::shared_ptr<Stream> socket) {
   auto buffer = std::make_shared<beast::flat_buffer>();
-  auto request = std::make_shared<http::request<http::string_body>>();
   auto parser = std::make_shared<http::request_parser<http::string_body>>();
   parser->body_limit(64 * 1024);
   http::async_read(*socket, *buffer, *parser, [&store, socket, buffer, parser](beast::error_code ec, size_t) {
@@ -83,10 +93,7 @@ void Serve(Store& store, std::shared_ptr<tcp::socket> socket) {
     res->keep_alive(false);
     res->body() = std::move(reply.body);
     res->prepare_payload();
-    http::async_write(*socket, *res, [socket, res](beast::error_code, size_t) {
-      beast::error_code ignored;
-      socket->shutdown(tcp::socket::shutdown_send, ignored);
-    });
+    http::async_write(*socket, *res, [socket, res](beast::error_code, size_t) { Close(*socket); });
   });
 }
 
@@ -115,22 +122,37 @@ struct HttpServer::Impl {
     auto socket = std::make_shared<tcp::socket>(io);
     acceptor.async_accept(*socket, [this, socket](beast::error_code ec) {
       if (ec) return;  // closed at shutdown
-      Serve(store, socket);
+      if (!tls) {
+        Serve(store, socket);
+      } else {
+        auto stream = std::make_shared<beast::ssl_stream<tcp::socket>>(std::move(*socket), *tls);
+        stream->async_handshake(asio::ssl::stream_base::server, [this, stream](beast::error_code hec) {
+          if (!hec) Serve(store, stream);
+        });
+      }
       Accept();
     });
   }
   Store& store;
+  std::unique_ptr<asio::ssl::context> tls;
   asio::io_context io;
   tcp::acceptor acceptor;
   std::thread thread;
 };
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Store& store, const std::string& listen) {
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Store& store, const std::string& listen,
+                                                      const std::string& tls_cert_pem, const std::string& tls_key_pem) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("--http " + listen + ": expected host:port");
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->impl_ = std::make_unique<Impl>(store);
   beast::error_code ec;
+  if (!tls_cert_pem.empty()) {
+    s->impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    s->impl_->tls->use_certificate_chain(asio::buffer(tls_cert_pem), ec);
+    if (!ec) s->impl_->tls->use_private_key(asio::buffer(tls_key_pem), asio::ssl::context::pem, ec);
+    if (ec) return InvalidArgument("--tls-cert/--tls-key: " + ec.message());
+  }
   const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
   if (ec) return InvalidArgument("--http " + listen + ": " + ec.message());
   int port = 0;

@@ -15,8 +15,11 @@ namespace qfarm::controller {
 
 class HttpServer {
  public:
-  // Listens on host:port (port 0: any free port); the store must outlive the server.
-  static StatusOr<std::unique_ptr<HttpServer>> Start(Store& store, const std::string& listen);
+  // Listens on host:port (port 0: any free port), with TLS when a certificate and key (PEM
+  // contents) are given; the store must outlive the server.
+  static StatusOr<std::unique_ptr<HttpServer>> Start(Store& store, const std::string& listen,
+                                                     const std::string& tls_cert_pem = "",
+                                                     const std::string& tls_key_pem = "");
   ~HttpServer();
   void Shutdown();
   std::string address() const;

@@ -111,13 +111,13 @@ int Main(int argc, char** argv) {
               tokens.ok() && *tokens ? "tokens required" : "no tokens issued: any local caller is trusted");
   std::unique_ptr<HttpServer> dashboard;
   if (!http.empty()) {
-    auto started = HttpServer::Start(**store, http);
+    auto started = HttpServer::Start(**store, http, server_options.tls_cert_pem, server_options.tls_key_pem);
     if (!started.ok()) {
       std::fprintf(stderr, "farm-controller: error: %s\n", started.status().message().c_str());
       return 2;
     }
     dashboard = std::move(*started);
-    std::printf("farm-controller: dashboard on http://%s/%s\n", dashboard->address().c_str(),
+    std::printf("farm-controller: dashboard on %s://%s/%s\n", tls ? "https" : "http", dashboard->address().c_str(),
                 Loopback(http) ? "" : " (WARNING: no TLS on a non-loopback address)");
   }
   std::fflush(stdout);

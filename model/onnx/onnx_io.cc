@@ -152,7 +152,8 @@ StatusOr<Tensor> ConstantValue(const Node& n) {
     return InvalidArgument(Where(n) + ": attributes: needs exactly one value attribute, has " +
                            std::to_string(n.attrs.size()));
   }
-  const auto& [key, a] = *n.attrs.begin();
+  const std::string& key = n.attrs.begin()->first;  // not a structured binding: lambdas capture it (clang 14)
+  const Attribute& a = n.attrs.begin()->second;
   const auto kind_is = [&](Attribute::Kind k) { return a.kind == k; };
   if (key == "value" && kind_is(Attribute::Kind::kTensor)) return a.t;
   if (key == "value_float" && kind_is(Attribute::Kind::kFloat)) return Tensor::Scalar(DType::kFloat32, a.f);
