@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/arith_probe.h"
 #include "agent/diff.h"
 #include "agent/hash.h"
 #include "agent/inputs.h"
@@ -115,6 +116,17 @@ void FillLatency(const LatencySummary& s, v1::LatencySummary* l) {
   l->set_comparable_to_hardware(s.comparable_to_hardware);
 }
 
+// "key=v1|v2;..." over every profile key, or "none: <probe>".
+std::string ArithText(const ArithFingerprint& f) {
+  if (!f.ruled_out_by.empty()) return "none: " + f.ruled_out_by;
+  std::string s;
+  for (const auto& [key, values] : f.keys) {
+    s += (s.empty() ? "" : ";") + key + "=";
+    for (size_t i = 0; i < values.size(); ++i) s += (i ? "|" : "") + values[i];
+  }
+  return s;
+}
+
 }  // namespace
 
 void FillFingerprint(const DeviceInfo& info, v1::DeviceFingerprint* fp) {
@@ -159,6 +171,15 @@ v1::Result RunJob(const v1::Job& job, const JobFiles& files, Device& device, con
     return r;
   }
   FillReport(*diff, &r);
+  if (job.probe_arithmetic()) {
+    auto f = ProbeArithmetic(device);
+    if (!f.ok()) {
+      r.set_status(v1::Result::INFRA_FAILURE);
+      r.set_error(device.info().name + ": arithmetic probes: " + f.status().message());
+      return r;
+    }
+    r.set_arith_fingerprint(ArithText(*f));
+  }
   if (job.timed_runs() > 0) {
     LatencyOptions o;
     o.min_warmup_runs = job.warmup_runs();

@@ -187,7 +187,8 @@ StatusOr<json> Compare(Db& db, const json& args) {
 
 StatusOr<json> Devices(Db& db, const json&) {
   Stmt s(db, "SELECT id, agent_id AS agent, name, declared_profile, health, online, last_seen, health_checked_at, "
-             "fingerprint_sha256, trim(tags) AS tags FROM devices ORDER BY id");
+             "fingerprint_sha256, trim(tags) AS tags, (SELECT text FROM arith_fingerprints a WHERE a.device_id=d.id "
+             "ORDER BY last_seen DESC LIMIT 1) AS arith_fingerprint FROM devices d ORDER BY id");
   return Rows(s);
 }
 

@@ -71,12 +71,15 @@ CREATE TABLE fingerprints(
   PRIMARY KEY(device_id, sha256));
 )sql";
 
-// v2: access tokens (only their SHA-256 is kept; a revoked token stays, marked) and indexes for
-// run completion and per-device-id history.
+// v2: access tokens (only their SHA-256 is kept; a revoked token stays, marked), each device's
+// arithmetic fingerprints over time, and indexes for run completion and per-device-id history.
 constexpr const char* kV2 = R"sql(
 CREATE TABLE tokens(
   name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK(role IN ('agent','operator')), sha256 TEXT NOT NULL UNIQUE,
   created_at REAL NOT NULL, revoked_at REAL);
+CREATE TABLE arith_fingerprints(
+  device_id TEXT NOT NULL, sha256 TEXT NOT NULL, text TEXT NOT NULL, first_seen REAL NOT NULL,
+  last_seen REAL NOT NULL, PRIMARY KEY(device_id, sha256));
 -- Finishing a run counts its unfinished jobs; a history names a device by id as often as by kind.
 DROP INDEX jobs_run;
 CREATE INDEX jobs_run ON jobs(run_id, state);

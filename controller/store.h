@@ -120,6 +120,7 @@ class Store {
   void RegisterDevice(const std::string& agent, const v1::DeviceFingerprint& fp, double now);
   StatusOr<IngestOutcome> IngestOne(const v1::Result& result, double now);  // inside a transaction
   void StoreResult(const v1::Result& result, const std::string& model, double now);
+  void RecordArithmetic(const std::string& device_id, const std::string& text, double now);
   void EndAttempt(int64_t job_id, const std::string& why, double now);
   void FinishRunIfDone(int64_t run_id, double now);
   void Event(const std::string& kind, const std::string& device_id, int64_t run_id, int64_t job_id,

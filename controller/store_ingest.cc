@@ -118,6 +118,23 @@ void Store::StoreResult(const v1::Result& r, const std::string& model, double no
   StoreLatency(*db_, id, r.latency());
 }
 
+// Keeps the device's arithmetic fingerprint; a change (a firmware, driver or runtime update that
+// changed the arithmetic) is an event in the device's history.
+void Store::RecordArithmetic(const std::string& device_id, const std::string& text, double now) {
+  const std::string sha = Sha256(text);
+  Stmt last(*db_, "SELECT sha256, text FROM arith_fingerprints WHERE device_id=? ORDER BY last_seen DESC LIMIT 1");
+  last.Bind(1, device_id);
+  const bool known = last.Step();
+  if (known && last.Text(0) != sha) {
+    Event("arithmetic-fingerprint-changed", device_id, 0, 0, last.Text(1) + " -> " + text, now);
+  } else if (!known) {
+    Event("arithmetic-fingerprint", device_id, 0, 0, text, now);
+  }
+  Stmt up(*db_, "INSERT INTO arith_fingerprints(device_id, sha256, text, first_seen, last_seen) VALUES(?1,?2,?3,?4,?4) "
+                "ON CONFLICT(device_id, sha256) DO UPDATE SET last_seen=?4");
+  up.Bind(1, device_id).Bind(2, sha).Bind(3, text).Bind(4, now).Run();
+}
+
 StatusOr<IngestOutcome> Store::IngestOne(const v1::Result& r, double now) {
   QFARM_RETURN_IF_ERROR(CheckResult(r));
   const std::string job_label = "ReportResult: job " + std::to_string(r.job_id());
@@ -158,6 +175,7 @@ StatusOr<IngestOutcome> Store::IngestOne(const v1::Result& r, double now) {
     const bool pass = r.status() == v1::Result::OK && r.deterministic() && r.first_diverging_node().empty();
     Stmt h(*db_, "UPDATE devices SET health=? WHERE id=?");
     h.Bind(1, pass ? "healthy" : "quarantined").Bind(2, device_id).Run();
+    if (!r.arith_fingerprint().empty()) RecordArithmetic(device_id, r.arith_fingerprint(), now);
     Event(pass ? "health-passed" : "health-failed", device_id, 0, r.job_id(),
           pass ? "golden vectors bit-exact" : "golden vectors diverge: first node '" + r.first_diverging_node() + "'",
           now);

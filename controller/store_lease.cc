@@ -26,7 +26,7 @@ void FillInputs(const std::string& json, v1::Job* job) {
 v1::Job Store::LoadJob(int64_t job_id) {
   Stmt q(*db_,
          "SELECT j.run_id, j.model_name, COALESCE(m.sha256, ''), COALESCE(b.size, 0), j.device, j.profile, j.inputs, "
-         "j.warmup_runs, j.timed_runs, j.timeout_s, j.attempt, j.max_attempts, j.warmup_s, j.measure_s FROM jobs j "
+         "j.warmup_runs, j.timed_runs, j.timeout_s, j.attempt, j.max_attempts, j.warmup_s, j.measure_s, j.kind FROM jobs j "
          "LEFT JOIN models m ON m.id=j.model_id LEFT JOIN blobs b ON b.sha256=m.sha256 WHERE j.id=?");
   q.Bind(1, job_id);
   q.Step();
@@ -46,6 +46,7 @@ v1::Job Store::LoadJob(int64_t job_id) {
   job.set_max_attempts(static_cast<int32_t>(q.Int(11)));
   job.set_warmup_s(q.Double(12));
   job.set_measure_s(q.Double(13));
+  job.set_probe_arithmetic(q.Text(14) == "health");
   return job;
 }
 

@@ -222,11 +222,12 @@ async function historyPage(args) {
 
 async function devicesPage() {
   const [devices, events] = await Promise.all([api('devices', {}), api('events', {limit: 200})]);
-  return [h('h1', {}, 'Devices'), table(['device', 'declared profile', 'health', 'online', 'fingerprint', 'tags'],
+  return [h('h1', {}, 'Devices'), table(['device', 'declared profile', 'health', 'online', 'fingerprint', 'arithmetic (consistent values per key)', 'tags'],
     devices.map((d) => [d.id, d.declared_profile, h('span', {class: d.health === 'healthy' ? 'improvement' : 'regression'}, d.health),
-      d.online ? 'online' : 'offline', String(d.fingerprint_sha256).slice(0, 12), d.tags])),
+      d.online ? 'online' : 'offline', String(d.fingerprint_sha256).slice(0, 12),
+      d.arith_fingerprint ? d.arith_fingerprint.split(';').join('; ') : '–', d.tags])),
     h('h2', {}, 'Events'), table(['time', 'event', 'device', 'run', 'job', 'message'], events.map((e) => [
-      new Date(e.at * 1000).toISOString(), h('span', {class: e.kind === 'fingerprint-changed' || e.kind.endsWith('failed') ? 'regression' : ''}, e.kind),
+      new Date(e.at * 1000).toISOString(), h('span', {class: e.kind.endsWith('fingerprint-changed') || e.kind.endsWith('failed') ? 'regression' : ''}, e.kind),
       fmt(e.device_id), e.run_id ? h('a', {href: route('run/' + e.run_id, {})}, 'run ' + e.run_id) : '–',
       e.job_id ? h('a', {href: route('job/' + e.job_id, {})}, String(e.job_id)) : '–', e.message]))];
 }

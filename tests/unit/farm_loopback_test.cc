@@ -57,6 +57,14 @@ TEST_F(FarmLoopbackTest, TwoAgentsRunAMatrixAndStoredResultsEqualFarmctlDiff) {
   EXPECT_EQ(junit.exit_code, 1);
   const std::string xml = qfarm::testing::ReadAll(dir_.File("j.xml"));
   EXPECT_NE(xml.find("tests=\"24\" failures=\"" + std::to_string(divergent) + "\" errors=\"0\""), std::string::npos) << xml;
+  // Health checks took each device's arithmetic fingerprint: the AVX2 path saturates int16 pairs.
+  const json status = Query("status --controller " + address);
+  for (const json& d : status["devices"]) {
+    const std::string arith = d["arith_fingerprint"].get<std::string>();
+    if (d["name"] == "host-avx2") EXPECT_NE(arith.find("pair_sat16=on;"), std::string::npos) << arith;
+    if (d["name"] == "host-scalar") EXPECT_NE(arith.find("pair_sat16=off;"), std::string::npos) << arith;
+    EXPECT_NE(arith.find("rounding=half_even"), std::string::npos) << arith;
+  }
   // The same answers straight from the database.
   auto local = qfarm::testing::Run(kFarmctl + " results --run 1 --json --db " + dir_.File("farm.db"));
   EXPECT_EQ(json::parse(local.out), results);

@@ -206,6 +206,29 @@ TEST_F(StoreTest, HealthCheckComesFirstAndAFailingDeviceIsQuarantinedUntilItPass
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0) << "health checks are not run results";
 }
 
+TEST_F(StoreTest, HealthChecksKeepTheArithmeticFingerprintAndAChangeIsAnEvent) {
+  Reopen(StoreOptions{.lease_s = 10, .heartbeat_timeout_s = 5, .health_checks = true, .recheck_s = 30});
+  ASSERT_TRUE(store_->RegisterAgent(Registration("a", {"cpu"}), 0).ok());
+  auto check = [&](const std::string& arith, double now) {
+    auto h = *store_->Lease("a", "cpu", now);
+    ASSERT_TRUE(h.granted);
+    EXPECT_TRUE(h.job.probe_arithmetic());
+    auto r = ResultFor(h.job.id(), "a", "cpu");
+    r.set_arith_fingerprint(arith);
+    ASSERT_TRUE(store_->Ingest(r, now)->stored);
+  };
+  check("rounding=half_even;pair_sat16=off", 1);
+  ASSERT_TRUE(store_->RegisterAgent(Registration("a", {"cpu"}), 2).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM events WHERE kind='arithmetic-fingerprint-changed'"), 0);
+  auto reg = Registration("a", {"cpu"});
+  reg.mutable_devices(0)->set_kernels_build_id("driver 2");  // a new fingerprint: checked again
+  ASSERT_TRUE(store_->RegisterAgent(reg, 3).ok());
+  check("rounding=half_away;pair_sat16=off", 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM events WHERE kind='arithmetic-fingerprint-changed'"), 1);
+  auto devices = RunQuery(*store_, "devices", nlohmann::json::object());
+  EXPECT_EQ((*devices)[0]["arith_fingerprint"], "rounding=half_away;pair_sat16=off");
+}
+
 TEST_F(StoreTest, SilentAgentsDevicesGoOffline) {
   ASSERT_TRUE(store_->RegisterAgent(Registration("a", {"cpu"}), 0).ok());
   ASSERT_TRUE(store_->Sweep(4).ok());
