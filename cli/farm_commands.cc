@@ -307,7 +307,12 @@ int ReportCommand(const FarmArgs& args) {
 int RegressionsCommand(const FarmArgs& args) {
   auto client = FarmClient::Connect(args.target);
   if (!client.ok()) return Fail(client.status());
-  auto rows = (*client)->Query("regressions", {{"run", args.run}});
+  json query = {{"run", args.run}};
+  if (args.alpha) query["alpha"] = *args.alpha;
+  if (args.min_effect) query["min_effect"] = *args.min_effect;
+  if (args.baseline_runs) query["baseline_runs"] = *args.baseline_runs;
+  if (args.min_baseline_runs) query["min_baseline_runs"] = *args.min_baseline_runs;
+  auto rows = (*client)->Query("regressions", query);
   if (!rows.ok()) return Fail(rows.status());
   int regressions = 0;
   for (const json& r : *rows) regressions += r["regression"].get<bool>() ? 1 : 0;
@@ -322,7 +327,7 @@ int RegressionsCommand(const FarmArgs& args) {
     fmt::print("{:>5} {:<22} {:<22} {:<18} {:<18} {}\n", Str(r["job"]), Str(r["model"]), Str(r["device_id"]),
                Str(r["latency"]), Str(r["divergence"]), why);
   }
-  fmt::print("{} regression(s) in run {} (baseline: up to 5 earlier runs of the same model, device, profile and inputs)\n",
+  fmt::print("{} regression(s) in run {} (baseline: earlier runs of the same model, device, profile and inputs)\n",
              regressions, args.run);
   return regressions ? 1 : 0;
 }

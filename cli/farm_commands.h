@@ -5,6 +5,7 @@
 // aside, only when asked for results of a run still running with --require-done).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "cli/farm_client.h"
@@ -24,6 +25,9 @@ struct FarmArgs {
   int64_t limit = 50;
   std::string junit, html;
   std::string token_file, tls_ca_file;  // resolved into target by ResolveTarget
+  // regressions: detection settings (unset: controller/regression.h's defaults)
+  std::optional<double> alpha, min_effect;
+  std::optional<int> baseline_runs, min_baseline_runs;
 };
 
 // Reads --token-file (else env QFARM_TOKEN) and --tls-ca into the target; errors name the file.

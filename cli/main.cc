@@ -64,6 +64,10 @@ void AddFarmCommands(CLI::App& app, qfarm::cli::FarmArgs& farm) {
   CLI::App* regressions = app.add_subcommand("regressions", "Regressions of a run against earlier runs (exit 1: some)");
   regressions->add_option("--run", farm.run, "run id")->required();
   regressions->add_flag("--json", farm.json, "print JSON");
+  regressions->add_option("--alpha", farm.alpha, "Mann-Whitney significance level (default 1e-4)");
+  regressions->add_option("--min-effect", farm.min_effect, "minimum relative latency shift (default 0.03)");
+  regressions->add_option("--baseline-runs", farm.baseline_runs, "earlier runs pooled as the baseline (default 5)");
+  regressions->add_option("--min-baseline-runs", farm.min_baseline_runs, "earlier runs needed to judge latency (default 3)");
   AddTarget(regressions, farm);
   CLI::App* cancel = app.add_subcommand("cancel", "Cancel a run's pending jobs");
   cancel->add_option("run", farm.run, "run id")->required();

@@ -3,6 +3,7 @@
 // a run judged against the runs before it. The baseline is the same device id, model, profile
 // text and inputs hash: only like is compared with like.
 #include <cmath>
+#include <cstdio>
 
 #include "controller/queries.h"
 #include "controller/regression.h"
@@ -75,6 +76,30 @@ StatusOr<json> Identify(Db& db, const json& args) {
   return json{{"device_id", s.Text(0)}, {"profile", s.Text(1)}, {"inputs", s.Text(2)}, {"until", s.Int(3)}};
 }
 
+// Detection settings from the query's optional arguments (defaults: controller/regression.h).
+StatusOr<RegressionOptions> OptionsFrom(const json& args) {
+  RegressionOptions o;
+  auto number = [&](const char* key, double lo, double hi, double* out) -> Status {
+    if (!args.contains(key)) return Status::Ok();
+    if (!args[key].is_number() || args[key].get<double>() < lo || args[key].get<double>() > hi) {
+      char range[64];
+      std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+      return InvalidArgument(std::string("regressions: ") + key + ": must be a number in " + range);
+    }
+    *out = args[key].get<double>();
+    return Status::Ok();
+  };
+  double baseline = o.baseline_runs, min_baseline = o.min_baseline_runs;
+  QFARM_RETURN_IF_ERROR(number("alpha", 1e-12, 0.5, &o.alpha));
+  QFARM_RETURN_IF_ERROR(number("min_effect", 0, 10, &o.min_effect));
+  QFARM_RETURN_IF_ERROR(number("min_sqnr_drop_db", 0, 200, &o.min_sqnr_drop_db));
+  QFARM_RETURN_IF_ERROR(number("baseline_runs", 1, 1000, &baseline));
+  QFARM_RETURN_IF_ERROR(number("min_baseline_runs", 0, 1000, &min_baseline));
+  o.baseline_runs = static_cast<int>(baseline);
+  o.min_baseline_runs = static_cast<int>(min_baseline);
+  return o;
+}
+
 }  // namespace
 
 StatusOr<json> SeriesQuery(Db& db, const json& args) {
@@ -84,7 +109,8 @@ StatusOr<json> SeriesQuery(Db& db, const json& args) {
                                          key["until"], limit);
   std::vector<HistoryRun> runs;
   for (const Point& p : points) runs.push_back(p.run);
-  const std::vector<HistoryVerdict> verdicts = JudgeHistory(runs, RegressionOptions{});
+  QFARM_ASSIGN_OR_RETURN(const RegressionOptions options, OptionsFrom(args));
+  const std::vector<HistoryVerdict> verdicts = JudgeHistory(runs, options);
   json out = key;
   out["model"] = args["model"];
   out["points"] = json::array();
@@ -99,7 +125,7 @@ StatusOr<json> SeriesQuery(Db& db, const json& args) {
 
 StatusOr<json> RegressionsQuery(Db& db, const json& args) {
   if (!args.contains("run") || !args["run"].is_number_integer()) return InvalidArgument("regressions: run: required");
-  const RegressionOptions options;
+  QFARM_ASSIGN_OR_RETURN(const RegressionOptions options, OptionsFrom(args));
   Stmt s(db, "SELECT r.id, r.model, r.device, r.device_id, r.profile_text, r.inputs_sha256, r.job_id FROM results r "
              "JOIN jobs j ON j.id=r.job_id WHERE j.run_id=? ORDER BY r.job_id");
   s.Bind(1, args["run"].get<int64_t>());

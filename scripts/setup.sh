@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libgemmlowp-dev
   g++-aarch64-linux-gnu qemu-user-static
   libdnnl-dev libxnnpack-dev libpthreadpool-dev
-  chromium
+  chromium openssl
   clang libclang-rt-14-dev
 )
 
