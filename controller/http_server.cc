@@ -67,12 +67,13 @@ Reply Route(Store& store, const std::string& target) {
   return JsonError(http::status::not_found, "no such page: " + path.substr(0, 200));
 }
 
-void Close(tcp::socket& s) {
+void Close(std::shared_ptr<tcp::socket> s) {
   beast::error_code ignored;
-  s.shutdown(tcp::socket::shutdown_send, ignored);
+  s->shutdown(tcp::socket::shutdown_send, ignored);
 }
-void Close(beast::ssl_stream<tcp::socket>& s) {
-  s.async_shutdown([](beast::error_code) {});
+// The TLS close_notify is asynchronous: the handler keeps the stream alive until it is done.
+void Close(std::shared_ptr<beast::ssl_stream<tcp::socket>> s) {
+  s->async_shutdown([s](beast::error_code) {});
 }
 
 // One connection (plain or TLS): read a request, answer it, close.
@@ -93,7 +94,7 @@ void Serve(Store& store, std::shared_ptr<Stream> socket) {
     res->keep_alive(false);
     res->body() = std::move(reply.body);
     res->prepare_payload();
-    http::async_write(*socket, *res, [socket, res](beast::error_code, size_t) { Close(*socket); });
+    http::async_write(*socket, *res, [socket, res](beast::error_code, size_t) { Close(socket); });
   });
 }
 

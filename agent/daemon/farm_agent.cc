@@ -73,6 +73,7 @@ int Main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a controller that hangs up mid-call must not end the daemon
   qfarm::FarmAgent agent(o);
   std::thread signals([&] {
     int sig = 0;

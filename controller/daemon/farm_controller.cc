@@ -73,6 +73,7 @@ int Main(int argc, char** argv) {
   }
   store_options.health_checks = !no_health;
   const sigset_t stop_signals = BlockStopSignals();
+  std::signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-reply must not end the daemon
   auto store = Store::Open(db_path, store_options);
   if (!store.ok()) return Fail(store.status());
   const double now = SystemClock().Now();

@@ -61,15 +61,28 @@ TEST_F(SecurityTest, TokensGateAgentsAndStateChangesAndRevocationStopsAnAgent) {
 
 TEST_F(SecurityTest, TlsWithALocalCaAndRefusalsOfPlaintextAndOtherCas) {
   ASSERT_EQ(Sh(std::string(QFARM_SOURCE_DIR) + "/scripts/make_test_ca.sh " + dir_.File("ca")).exit_code, 0);
-  const std::string address = StartController({"--tls-cert", dir_.File("ca/server.pem"), "--tls-key", dir_.File("ca/server.key")});
+  const std::string address = StartController({"--tls-cert", dir_.File("ca/server.pem"), "--tls-key",
+                                               dir_.File("ca/server.key"), "--http", "127.0.0.1:0"});
   EXPECT_NE(controller_->Log().find(", TLS,"), std::string::npos) << controller_->Log();
+  // The dashboard is HTTPS with the same certificate: verified against the CA it answers, plain HTTP gets nothing.
+  ASSERT_TRUE(controller_->WaitForLog("dashboard on https://", 5)) << controller_->Log();
+  std::smatch m;
+  const std::string log = controller_->Log();
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("dashboard on https://([0-9.]+:[0-9]+)/")));
+  const std::string https = m[1];
+  auto get = Sh("printf 'GET /api/runs HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -quiet "
+                "-verify_return_error -CAfile " + dir_.File("ca/ca.pem") + " -connect " + https + " 2>/dev/null");
+  EXPECT_NE(get.out.find("200 OK"), std::string::npos) << get.out << get.err;
+  auto wrong_ca = Sh("printf 'GET /api/runs HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | openssl s_client -quiet "
+                     "-verify_return_error -CAfile " + dir_.File("ca/other-ca.pem") + " -connect " + https + " 2>/dev/null");
+  EXPECT_EQ(wrong_ca.out.find("200 OK"), std::string::npos) << wrong_ca.out;
   auto agent = std::make_unique<qfarm::testing::Process>(
       std::vector<std::string>{kBin + "/agent/farm-agent", "--controller", address, "--name", "agent-a", "--device",
                                "host-scalar", "--work-dir", dir_.File("a"), "--tls-ca", dir_.File("ca/ca.pem"), "--poll-s", "0.05"},
       dir_.File("agent-a.log"));
   const std::string yaml = WriteYaml("models: [mlp.onnx]\ndevices: [host-scalar]\ntimed_runs: 0\n");
   auto ok = Sh(kFarmctl + " submit " + yaml + " --wait-timeout-s 60 --controller " + address + " --tls-ca " + dir_.File("ca/ca.pem"));
-  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err << controller_->Log() << address;
   for (const std::string& extra : {std::string(""), " --tls-ca " + dir_.File("ca/other-ca.pem")}) {
     auto refused = Sh(kFarmctl + " runs --controller " + address + extra);
     EXPECT_EQ(refused.exit_code, 2) << extra;
