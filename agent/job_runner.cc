@@ -8,6 +8,7 @@
 #include "agent/hash.h"
 #include "agent/inputs.h"
 #include "agent/latency.h"
+#include "common/file.h"
 #include "model/builtin.h"
 #include "model/onnx/onnx_io.h"
 #include "model/qdq_fusion.h"
@@ -30,13 +31,6 @@ StatusOr<Graph> BuiltinGraph(const std::string& name) {
   return NotFound("model '" + name + "' is not a built-in model");
 }
 
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 StatusOr<Loaded> Load(const v1::Job& job, const JobFiles& files, Device& device) {
   Loaded l;
@@ -46,7 +40,7 @@ StatusOr<Loaded> Load(const v1::Job& job, const JobFiles& files, Device& device)
     QFARM_ASSIGN_OR_RETURN(std::string bytes, SerializeOnnxModel(g));
     l.model_sha256 = Sha256Hex(bytes);
   } else {
-    QFARM_ASSIGN_OR_RETURN(std::string bytes, ReadFile(files.model_path));
+    QFARM_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(files.model_path));
     l.model_sha256 = Sha256Hex(bytes);
     QFARM_ASSIGN_OR_RETURN(g, ParseOnnxModel(bytes, job.model().name()));
   }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/file.h"
 #include "controller/queries.h"
 #include "controller/run_spec.h"
 #include "controller/store.h"
@@ -120,13 +121,6 @@ class DbClient : public FarmClient {
   std::unique_ptr<controller::Store> store_;
 };
 
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound(path + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The bytes of one blob the spec names, checked as what it is.
 StatusOr<std::string> BlobBytes(const std::string& name, bool is_model, const std::string& base_dir) {
@@ -145,7 +139,7 @@ StatusOr<std::string> BlobBytes(const std::string& name, bool is_model, const st
   } else {
     QFARM_RETURN_IF_ERROR(ReadTensorFile(path).status());
   }
-  return ReadFile(path);
+  return ReadFileBytes(path);
 }
 
 }  // namespace
@@ -177,7 +171,7 @@ StatusOr<v1::SubmitRunRequest> PrepareSubmissionText(const std::string& yaml, co
 }
 
 StatusOr<v1::SubmitRunRequest> PrepareSubmission(const std::string& yaml_path) {
-  QFARM_ASSIGN_OR_RETURN(std::string yaml, ReadFile(yaml_path));
+  QFARM_ASSIGN_OR_RETURN(std::string yaml, ReadFileBytes(yaml_path));
   const std::string dir = std::filesystem::path(yaml_path).parent_path().string();
   return PrepareSubmissionText(yaml, yaml_path, dir.empty() ? "." : dir);
 }

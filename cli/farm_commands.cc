@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "common/file.h"
 #include "cli/report_html.h"
 
 namespace qfarm::cli {
@@ -78,18 +79,13 @@ int Fail(const Status& s) { return ReportError(s); }
 }  // namespace
 
 Status ResolveTarget(FarmArgs* args) {
-  auto read = [](const std::string& path, std::string* out) -> Status {
-    std::ifstream in(path);
-    if (!in) return NotFound(path + ": cannot read");
-    std::stringstream s;
-    s << in.rdbuf();
-    *out = s.str();
-    while (!out->empty() && std::isspace(static_cast<unsigned char>(out->back()))) out->pop_back();
-    return Status::Ok();
-  };
   if (const char* t = std::getenv("QFARM_TOKEN")) args->target.token = t;
-  if (!args->token_file.empty()) QFARM_RETURN_IF_ERROR(read(args->token_file, &args->target.token));
-  if (!args->tls_ca_file.empty()) QFARM_RETURN_IF_ERROR(read(args->tls_ca_file, &args->target.tls_ca));
+  if (!args->token_file.empty()) {
+    QFARM_ASSIGN_OR_RETURN(args->target.token, ReadTextFile(args->token_file));
+  }
+  if (!args->tls_ca_file.empty()) {
+    QFARM_ASSIGN_OR_RETURN(args->target.tls_ca, ReadTextFile(args->tls_ca_file));
+  }
   return Status::Ok();
 }
 

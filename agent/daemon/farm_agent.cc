@@ -13,19 +13,9 @@
 #include <thread>
 
 #include "agent/farm_agent.h"
+#include "common/file.h"
 
 namespace {
-
-// A file's contents without trailing whitespace.
-bool ReadSecret(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  while (!out->empty() && std::isspace(static_cast<unsigned char>(out->back()))) out->pop_back();
-  return !out->empty();
-}
 
 int Main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--run-job") return qfarm::RunJobDir(argv[2]);
@@ -58,13 +48,14 @@ int Main(int argc, char** argv) {
   }
   o.cache_max_bytes = static_cast<int64_t>(cache_mb * 1024 * 1024);
   if (const char* t = std::getenv("QFARM_AGENT_TOKEN")) o.token = t;
-  if (!token_file.empty() && !ReadSecret(token_file, &o.token)) {
-    std::fprintf(stderr, "farm-agent: error: --token-file %s: cannot read\n", token_file.c_str());
-    return 2;
-  }
-  if (!tls_ca.empty() && !ReadSecret(tls_ca, &o.tls_ca_pem)) {
-    std::fprintf(stderr, "farm-agent: error: --tls-ca %s: cannot read\n", tls_ca.c_str());
-    return 2;
+  for (auto [path, out] : {std::pair{&token_file, &o.token}, std::pair{&tls_ca, &o.tls_ca_pem}}) {
+    if (path->empty()) continue;
+    auto text = qfarm::ReadTextFile(*path);
+    if (!text.ok()) {
+      std::fprintf(stderr, "farm-agent: error: %s\n", text.status().message().c_str());
+      return 2;
+    }
+    *out = *text;
   }
   o.process.command = {qfarm::SelfExecutable(), "--run-job"};
   o.process.work_dir = o.work_dir + "/jobs";

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <pthread.h>
 
+#include "common/file.h"
 #include "controller/http_server.h"
 #include "controller/service.h"
 #include "controller/store.h"
@@ -27,15 +28,6 @@ sigset_t BlockStopSignals() {
 int Fail(const qfarm::Status& s) {
   std::fprintf(stderr, "farm-controller: error: %s\n", s.message().c_str());
   return 2;
-}
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return !out->empty();
 }
 
 bool Loopback(const std::string& listen) {
@@ -90,8 +82,12 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (tls_cert.empty() != tls_key.empty()) return Fail(qfarm::InvalidArgument("--tls-cert and --tls-key go together"));
-  if (!tls_cert.empty() && (!ReadFile(tls_cert, &server_options.tls_cert_pem) || !ReadFile(tls_key, &server_options.tls_key_pem))) {
-    return Fail(qfarm::NotFound("--tls-cert/--tls-key: cannot read " + tls_cert + " or " + tls_key));
+  if (!tls_cert.empty()) {
+    auto cert = qfarm::ReadTextFile(tls_cert);
+    auto key = qfarm::ReadTextFile(tls_key);
+    if (!cert.ok() || !key.ok()) return Fail((cert.ok() ? key : cert).status());
+    server_options.tls_cert_pem = *cert;
+    server_options.tls_key_pem = *key;
   }
   const bool tls = !tls_cert.empty();
   for (const std::string& addr : {listen, http}) {
