@@ -134,14 +134,9 @@ struct FarmAgent::Impl {
       s = get(b, &files.input_paths.back());
     }
     if (!s.ok()) {
-      v1::Result r;
-      r.set_job_id(job.id());
-      r.set_attempt(job.attempt());
-      r.set_agent_id(o.agent_id);
-      r.set_device_name(device);
-      r.set_status(s.code() == StatusCode::kUnavailable ? v1::Result::INFRA_FAILURE : v1::Result::JOB_ERROR);
-      r.set_error(s.message());
-      return r;
+      return FailedResult(job, device, who,
+                          s.code() == StatusCode::kUnavailable ? v1::Result::INFRA_FAILURE : v1::Result::JOB_ERROR,
+                          s.message());
     }
     return RunJobInChild(o.process, job, files, device, who, cancel);
   }

@@ -25,15 +25,7 @@ std::string SafeName(const std::string& name) {
 }
 
 v1::Result Infra(const v1::Job& job, const std::string& device, const AgentIdentity& who, const std::string& why) {
-  v1::Result r;
-  r.set_job_id(job.id());
-  r.set_attempt(job.attempt());
-  r.set_agent_id(who.agent_id);
-  r.set_agent_version(who.version);
-  r.set_device_name(device);
-  r.set_status(v1::Result::INFRA_FAILURE);
-  r.set_error(device + ": " + why);
-  return r;
+  return FailedResult(job, device, who, v1::Result::INFRA_FAILURE, device + ": " + why);
 }
 
 bool WriteMessage(const std::string& path, const google::protobuf::Message& m) {

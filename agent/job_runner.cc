@@ -138,39 +138,38 @@ void FillFingerprint(const DeviceInfo& info, v1::DeviceFingerprint* fp) {
   for (std::string f; flags >> f;) fp->add_isa_flags(f);
 }
 
-std::string AgentVersion() { return std::string("qfarm-agent ") + QFARM_AGENT_VERSION; }
-
-v1::Result RunJob(const v1::Job& job, const JobFiles& files, Device& device, const AgentIdentity& who) {
+v1::Result FailedResult(const v1::Job& job, const std::string& device, const AgentIdentity& who,
+                        v1::Result::Status status, const std::string& why) {
   v1::Result r;
   r.set_job_id(job.id());
   r.set_attempt(job.attempt());
   r.set_agent_id(who.agent_id);
   r.set_agent_version(who.version);
-  r.set_device_name(device.info().name);
+  r.set_device_name(device);
+  r.set_status(status);
+  r.set_error(why);
+  return r;
+}
+
+std::string AgentVersion() { return std::string("qfarm-agent ") + QFARM_AGENT_VERSION; }
+
+v1::Result RunJob(const v1::Job& job, const JobFiles& files, Device& device, const AgentIdentity& who) {
+  const std::string& name = device.info().name;
+  auto loaded = Load(job, files, device);
+  if (!loaded.ok()) return FailedResult(job, name, who, v1::Result::JOB_ERROR, loaded.status().message());
+  v1::Result r = FailedResult(job, name, who, v1::Result::OK, "");
   FillFingerprint(device.info(), r.mutable_device());
   r.set_kernels_build_id(r.device().kernels_build_id());
-  auto loaded = Load(job, files, device);
-  if (!loaded.ok()) {
-    r.set_status(v1::Result::JOB_ERROR);
-    r.set_error(loaded.status().message());
-    return r;
-  }
   r.set_model_sha256(loaded->model_sha256);
   r.set_inputs_sha256(InputsSha256(loaded->inputs));
   r.set_profile_text(ProfileToText(loaded->emulator_profile, true));
   auto diff = Diff(device, loaded->graph, loaded->device_profile, loaded->emulator_profile, loaded->inputs);
-  if (!diff.ok()) {
-    r.set_status(v1::Result::INFRA_FAILURE);
-    r.set_error(device.info().name + ": " + diff.status().message());
-    return r;
-  }
+  if (!diff.ok()) return FailedResult(job, name, who, v1::Result::INFRA_FAILURE, name + ": " + diff.status().message());
   FillReport(*diff, &r);
   if (job.probe_arithmetic()) {
     auto f = ProbeArithmetic(device);
     if (!f.ok()) {
-      r.set_status(v1::Result::INFRA_FAILURE);
-      r.set_error(device.info().name + ": arithmetic probes: " + f.status().message());
-      return r;
+      return FailedResult(job, name, who, v1::Result::INFRA_FAILURE, name + ": arithmetic probes: " + f.status().message());
     }
     r.set_arith_fingerprint(ArithText(*f));
   }
@@ -182,13 +181,7 @@ v1::Result RunJob(const v1::Job& job, const JobFiles& files, Device& device, con
     o.min_s = job.measure_s();
     auto latency = MeasureLatency(device, loaded->graph, loaded->device_profile, loaded->inputs, o);
     if (!latency.ok()) {
-      r.Clear();
-      r.set_job_id(job.id());
-      r.set_agent_id(who.agent_id);
-      r.set_device_name(device.info().name);
-      r.set_status(v1::Result::INFRA_FAILURE);
-      r.set_error(device.info().name + ": latency: " + latency.status().message());
-      return r;
+      return FailedResult(job, name, who, v1::Result::INFRA_FAILURE, name + ": latency: " + latency.status().message());
     }
     FillLatency(*latency, r.mutable_latency());
   }

@@ -28,6 +28,11 @@ struct AgentIdentity {
 
 v1::Result RunJob(const v1::Job& job, const JobFiles& files, Device& device, const AgentIdentity& who);
 
+// A result that is only a failure: the job's identity, who ran it where, the status
+// (INFRA_FAILURE or JOB_ERROR) and the one-line reason.
+v1::Result FailedResult(const v1::Job& job, const std::string& device, const AgentIdentity& who,
+                        v1::Result::Status status, const std::string& why);
+
 // The fingerprint message of a device (agent/fingerprint.h keys).
 void FillFingerprint(const DeviceInfo& info, v1::DeviceFingerprint* fp);
 

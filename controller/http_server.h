@@ -2,6 +2,8 @@
 // a read-only JSON API, GET /api/<kind>?arg=value, answering controller/queries.h's queries.
 // Anything else is 404; any method but GET/HEAD is 405; the dashboard never changes state.
 // Runs its own I/O thread; handlers never throw (errors become JSON {"error": "..."} replies).
+// Queries run on that thread: they are short reads (indexed, bounded by `limit`), and a slow one
+// only delays other dashboard requests, never the gRPC side.
 #pragma once
 
 #include <memory>

@@ -50,15 +50,21 @@ TEST_F(DaemonFaultTest, ADeviceFailingItsHealthCheckIsQuarantinedAndTakesNoJobs)
   const std::string yaml =
       WriteYaml("models: [mlp.onnx]\ndevices: [host-scalar, 'faulty:bitflip:fc1:0:1']\ntimed_runs: 0\n");
   ASSERT_EQ(qfarm::testing::Run(kFarmctl + " submit --detach " + yaml + " --controller " + address).exit_code, 0);
-  json jobs;
-  for (int i = 0; i < 100; ++i) {
+  // Both health checks end (each also probes the device's arithmetic), then the healthy device's job.
+  auto checked = [&](const json& status) {
+    int ended = 0;
+    for (const json& d : status["devices"]) ended += d["health"] != "unchecked";
+    return ended == 2;
+  };
+  json jobs, status;
+  for (int i = 0; i < 300; ++i) {
     jobs = Query("results --run 1 --controller " + address);
-    if (jobs.is_array() && jobs.size() == 2 && jobs[0]["state"] == "done") break;
+    status = Query("status --controller " + address);
+    if (jobs.is_array() && jobs.size() == 2 && jobs[0]["state"] == "done" && checked(status)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(jobs[0]["state"], "done");
   EXPECT_EQ(jobs[1]["state"], "queued") << "a quarantined device takes no job";
-  const json status = Query("status --controller " + address);
   for (const json& d : status["devices"]) {
     EXPECT_EQ(d["health"], d["name"] == "host-scalar" ? "healthy" : "quarantined") << d;
   }
