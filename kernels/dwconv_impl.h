@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/dwconv.h"
 
@@ -59,9 +60,56 @@ void AllPlanes(const DwConvArgs& a) {
   }
 }
 
+// Small planes (rows shorter than a few vectors) go channels-last: the input is transposed to
+// [H·W][C] with the zero point subtracted, each tap is one multiply-add over a contiguous run of
+// channels (which vectorizes whatever the plane size), and the sums are transposed back. uint32
+// sums wrap exactly like the per-plane loop's, so both give the same bits.
+template <typename T>
+void AllChannelsLast(const DwConvArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const int64_t C = a.channels, IH = g.in[0], IW = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t kh = g.kernel[0], kw = g.kernel[1];
+  const T* x = static_cast<const T*>(a.x);
+  std::vector<uint32_t> xt(static_cast<size_t>(IH * IW * C)), wt(static_cast<size_t>(kh * kw * C)),
+      acc(static_cast<size_t>(OH * OW * C));
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t i = 0; i < IH * IW; ++i) xt[i * C + c] = static_cast<uint32_t>(static_cast<int32_t>(x[c * IH * IW + i]) - a.zx);
+    const int32_t zw = a.zw ? a.zw[c] : 0;
+    for (int64_t t = 0; t < kh * kw; ++t) wt[t * C + c] = static_cast<uint32_t>(int32_t{a.w[c * kh * kw + t]} - zw);
+  }
+  for (int64_t oy = 0; oy < OH; ++oy) {
+    for (int64_t ox = 0; ox < OW; ++ox) {
+      uint32_t* out = acc.data() + (oy * OW + ox) * C;
+      for (int64_t c = 0; c < C; ++c) out[c] = a.bias ? static_cast<uint32_t>(a.bias[c]) : 0;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = oy * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
+        if (iy < 0 || iy >= IH) continue;
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const int64_t ix = ox * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
+          if (ix < 0 || ix >= IW) continue;
+          const uint32_t* xi = xt.data() + (iy * IW + ix) * C;
+          const uint32_t* wi = wt.data() + (ky * kw + kx) * C;
+          for (int64_t c = 0; c < C; ++c) out[c] += xi[c] * wi[c];
+        }
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t i = 0; i < OH * OW; ++i) a.acc[c * OH * OW + i] = static_cast<int32_t>(acc[i * C + c]);
+  }
+}
+
+// Rows this short leave most of a vector idle in the per-plane loop.
+constexpr int64_t kChannelsLastBelowWidth = 32;
+
 template <typename Unused = void>
 void DepthwiseConvImpl(const DwConvArgs& a) {
-  if (a.x_signed) AllPlanes<int8_t>(a); else AllPlanes<uint8_t>(a);
+  const bool channels_last = a.g->out[1] < kChannelsLastBelowWidth && a.channels >= 8;
+  if (a.x_signed) {
+    channels_last ? AllChannelsLast<int8_t>(a) : AllPlanes<int8_t>(a);
+  } else {
+    channels_last ? AllChannelsLast<uint8_t>(a) : AllPlanes<uint8_t>(a);
+  }
 }
 
 }  // namespace

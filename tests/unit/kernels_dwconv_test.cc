@@ -132,6 +132,8 @@ TEST(KernelsDwConv, EdgesEqualReference) {
       {3, 12, 12, 5, 5, 2, 2, 4, 4, 4, 4, false, true, true},   // dilation 2 on 5×5
       {32, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, false, true, false}, // the built-in dw3x3 shape
       {2, 64, 64, 5, 5, 1, 1, 2, 2, 2, 2, true, true, true},    // a large plane, extremes
+      {19, 40, 36, 3, 3, 1, 1, 1, 1, 1, 1, false, true, true},  // wide rows: the per-plane loop
+      {19, 40, 36, 3, 3, 2, 1, 1, 1, 1, 1, true, false, true},  // stride 2: rows of 18, channels last
   };
   for (const DwCase& t : cases) {
     tester.Test(t);
