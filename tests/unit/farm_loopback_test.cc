@@ -61,8 +61,12 @@ TEST_F(FarmLoopbackTest, TwoAgentsRunAMatrixAndStoredResultsEqualFarmctlDiff) {
   const json status = Query("status --controller " + address);
   for (const json& d : status["devices"]) {
     const std::string arith = d["arith_fingerprint"].get<std::string>();
-    if (d["name"] == "host-avx2") EXPECT_NE(arith.find("pair_sat16=on;"), std::string::npos) << arith;
-    if (d["name"] == "host-scalar") EXPECT_NE(arith.find("pair_sat16=off;"), std::string::npos) << arith;
+    if (d["name"] == "host-avx2") {
+      EXPECT_NE(arith.find("pair_sat16=on;"), std::string::npos) << arith;
+    }
+    if (d["name"] == "host-scalar") {
+      EXPECT_NE(arith.find("pair_sat16=off;"), std::string::npos) << arith;
+    }
     EXPECT_NE(arith.find("rounding=half_even"), std::string::npos) << arith;
   }
   // The same answers straight from the database.
