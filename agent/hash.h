@@ -4,11 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include "common/sha256.h"  // Sha256Hex
 #include "model/tensor.h"
 
 namespace qfarm {
 
-std::string Sha256Hex(std::string_view bytes);
 // Hash of a tensor's element type, shape and bytes: equal hashes mean equal tensors.
 std::string TensorSha256(const Tensor& t);
 

@@ -3,7 +3,6 @@
 #include "controller/store.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <set>
@@ -12,19 +11,6 @@
 #include "controller/store_internal.h"
 
 namespace qfarm::controller {
-
-std::string Sha256(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned int i = 0; i < n; ++i) {
-    s += hex[md[i] >> 4];
-    s += hex[md[i] & 15];
-  }
-  return s;
-}
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, StoreOptions options) {
   QFARM_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
@@ -86,7 +72,7 @@ Status CheckRegistration(const v1::RegisterAgentRequest& r) {
 void Store::RegisterDevice(const std::string& agent, const v1::DeviceFingerprint& fp, double now) {
   const std::string id = agent + "/" + fp.device();
   const std::string json = FingerprintJson(fp);
-  const std::string sha = Sha256(json);
+  const std::string sha = Sha256Hex(json);
   Stmt old(*db_, "SELECT fingerprint_sha256 FROM devices WHERE id=?");
   old.Bind(1, id);
   const bool known = old.Step();
@@ -159,7 +145,7 @@ StatusOr<std::string> Store::PutBlob(std::string_view bytes, double now) {
     return ResourceExhausted("blob of " + std::to_string(bytes.size()) + " bytes is over the limit of " +
                              std::to_string(options_.max_blob_bytes));
   }
-  const std::string sha = Sha256(bytes);
+  const std::string sha = Sha256Hex(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   return Guarded("PutBlob", [&]() -> StatusOr<std::string> {
     Stmt s(*db_, "INSERT OR IGNORE INTO blobs(sha256, size, data, created_at) VALUES(?,?,?,?)");

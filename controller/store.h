@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sha256.h"
 #include "common/status.h"
 #include "controller/db.h"
 #include "controller/run_spec.h"
@@ -133,7 +134,5 @@ class Store {
   StoreOptions options_;
 };
 
-// SHA-256 of bytes, lowercase hex.
-std::string Sha256(std::string_view bytes);
 
 }  // namespace qfarm::controller

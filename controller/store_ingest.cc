@@ -121,7 +121,7 @@ void Store::StoreResult(const v1::Result& r, const std::string& model, double no
 // Keeps the device's arithmetic fingerprint; a change (a firmware, driver or runtime update that
 // changed the arithmetic) is an event in the device's history.
 void Store::RecordArithmetic(const std::string& device_id, const std::string& text, double now) {
-  const std::string sha = Sha256(text);
+  const std::string sha = Sha256Hex(text);
   Stmt last(*db_, "SELECT sha256, text FROM arith_fingerprints WHERE device_id=? ORDER BY last_seen DESC LIMIT 1");
   last.Bind(1, device_id);
   const bool known = last.Step();

@@ -22,7 +22,7 @@ StatusOr<std::string> Store::IssueToken(const std::string& name, const std::stri
     Stmt s(*db_, "INSERT INTO tokens(name, role, sha256, created_at) VALUES(?,?,?,?) "
                  "ON CONFLICT(name) DO UPDATE SET role=excluded.role, sha256=excluded.sha256, "
                  "created_at=excluded.created_at, revoked_at=NULL");
-    s.Bind(1, name).Bind(2, role).Bind(3, Sha256(token)).Bind(4, now).Run();
+    s.Bind(1, name).Bind(2, role).Bind(3, Sha256Hex(token)).Bind(4, now).Run();
     Event("token-issued", "", 0, 0, role + " token '" + name + "'", now);
     return token;
   });
@@ -52,7 +52,7 @@ StatusOr<std::string> Store::Authorize(const std::string& token, const std::stri
   std::lock_guard<std::mutex> lock(mu_);
   return Guarded("Authorize", [&]() -> StatusOr<std::string> {
     Stmt s(*db_, "SELECT name, role, revoked_at IS NOT NULL FROM tokens WHERE sha256=?");
-    s.Bind(1, Sha256(token));
+    s.Bind(1, Sha256Hex(token));
     if (!s.Step()) return PermissionDenied("unknown token");
     if (s.Int(2)) return PermissionDenied("token '" + s.Text(0) + "' was revoked");
     if (s.Text(1) != role) return PermissionDenied("token '" + s.Text(0) + "' is an " + s.Text(1) + " token, not " + role);

@@ -345,7 +345,7 @@ Status BuildBigDb() {
         Stmt model(db, "INSERT INTO models(id, name, sha256) VALUES(?,?,?)");
         for (int m = 0; m < kModels; ++m) {
           const std::string bytes = "model-" + std::to_string(m) + " bytes";
-          model_sha.push_back(Sha256(bytes));
+          model_sha.push_back(Sha256Hex(bytes));
           blob.Reset().Bind(1, model_sha.back()).Bind(2, static_cast<int64_t>(bytes.size())).BindBlob(3, bytes);
           blob.Bind(4, t_base).Run();
           model.Reset().Bind(1, m + 1).Bind(2, "model-" + std::to_string(m)).Bind(3, model_sha.back()).Run();
@@ -362,7 +362,7 @@ Status BuildBigDb() {
                                 "\"emulatorVersion\":\"\",\"kernelsBuildId\":\"bench\",\"declaredProfile\":\"onnx\"}");
           agent.Reset().Bind(1, a).Bind(2, t_base).Bind(3, t_base).Run();
           device.Reset().Bind(1, a + "/" + name).Bind(2, a).Bind(3, name).Bind(4, fingerprint.back());
-          device.Bind(5, Sha256(fingerprint.back())).Bind(6, " " + name + " avx2 ").Bind(7, t_base).Run();
+          device.Bind(5, Sha256Hex(fingerprint.back())).Bind(6, " " + name + " avx2 ").Bind(7, t_base).Run();
         }
         Stmt run(db, "INSERT INTO runs(id, name, spec, priority, state, created_at, finished_at) "
                      "VALUES(?,?,'bench',0,'done',?,?)");
@@ -381,7 +381,7 @@ Status BuildBigDb() {
         Stmt latency(db,
                      "INSERT INTO latency(result_id, cold_ms, min_ms, p50_ms, p90_ms, p99_ms, mean_ms, stddev_ms, cv, "
                      "comparable, samples) VALUES(?,?,?,?,?,?,?,?,?,1,30)");
-        const std::string inputs_sha = Sha256("seed 1");
+        const std::string inputs_sha = Sha256Hex("seed 1");
         int64_t id = 0;
         for (int r = 0; r < kRuns; ++r) {
           const double t = t_base + r * 3600.0;
@@ -400,7 +400,7 @@ Status BuildBigDb() {
               result.Reset().Bind(1, id).Bind(2, divergent ? "divergent" : "ok").Bind(3, model_name).Bind(4, name);
               result.Bind(5, dev_id).Bind(6, model_sha[static_cast<size_t>(m)]).Bind(7, inputs_sha);
               result.Bind(8, fingerprint[static_cast<size_t>(d)]);
-              result.Bind(9, "{\"y\":\"" + Sha256(std::to_string(id % 97)) + "\"}");
+              result.Bind(9, "{\"y\":\"" + Sha256Hex(std::to_string(id % 97)) + "\"}");
               result.Bind(10, divergent ? 0 : 1).Bind(11, mismatches).Bind(12, divergent ? int64_t{1} : int64_t{0});
               result.Bind(13, divergent ? 31.5 : 45.0).Bind(14, divergent ? "conv_" + std::to_string(id % 5) : "");
               result.Bind(15, divergent ? "rounding tie" : "").Bind(16, p50).Bind(17, done).Run();
