@@ -16,6 +16,7 @@
 // never makes a second result: the first stored result of a job wins.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -132,6 +133,7 @@ class Store {
   std::mutex mu_;
   std::unique_ptr<Db> db_;
   StoreOptions options_;
+  std::atomic<bool> tokens_seen_{false};  // tokens are never deleted: once seen, always required
 };
 
 

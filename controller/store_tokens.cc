@@ -40,10 +40,12 @@ Status Store::RevokeToken(const std::string& name, double now) {
 }
 
 StatusOr<bool> Store::TokensEnabled() {
+  if (tokens_seen_) return true;  // every RPC asks: skip the query once the answer is settled
   std::lock_guard<std::mutex> lock(mu_);
   return Guarded("TokensEnabled", [&]() -> StatusOr<bool> {
     Stmt s(*db_, "SELECT 1 FROM tokens LIMIT 1");
-    return s.Step();
+    tokens_seen_ = s.Step();
+    return tokens_seen_.load();
   });
 }
 
