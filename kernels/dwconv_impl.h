@@ -70,12 +70,14 @@ void AllChannelsLast(const DwConvArgs& a) {
   const int64_t C = a.channels, IH = g.in[0], IW = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t kh = g.kernel[0], kw = g.kernel[1];
   const T* x = static_cast<const T*>(a.x);
-  std::vector<uint32_t> xt(static_cast<size_t>(IH * IW * C)), wt(static_cast<size_t>(kh * kw * C)),
-      acc(static_cast<size_t>(OH * OW * C));
+  // x − zx and w − zw both lie in [−255, 255] (8-bit values and zero points), so they fit int16
+  // and their product fits int32 exactly: half the memory traffic of int32 operands.
+  std::vector<int16_t> xt(static_cast<size_t>(IH * IW * C)), wt(static_cast<size_t>(kh * kw * C));
+  std::vector<uint32_t> acc(static_cast<size_t>(OH * OW * C));
   for (int64_t c = 0; c < C; ++c) {
-    for (int64_t i = 0; i < IH * IW; ++i) xt[i * C + c] = static_cast<uint32_t>(static_cast<int32_t>(x[c * IH * IW + i]) - a.zx);
+    for (int64_t i = 0; i < IH * IW; ++i) xt[i * C + c] = static_cast<int16_t>(static_cast<int32_t>(x[c * IH * IW + i]) - a.zx);
     const int32_t zw = a.zw ? a.zw[c] : 0;
-    for (int64_t t = 0; t < kh * kw; ++t) wt[t * C + c] = static_cast<uint32_t>(int32_t{a.w[c * kh * kw + t]} - zw);
+    for (int64_t t = 0; t < kh * kw; ++t) wt[t * C + c] = static_cast<int16_t>(int32_t{a.w[c * kh * kw + t]} - zw);
   }
   for (int64_t oy = 0; oy < OH; ++oy) {
     for (int64_t ox = 0; ox < OW; ++ox) {
@@ -87,9 +89,9 @@ void AllChannelsLast(const DwConvArgs& a) {
         for (int64_t kx = 0; kx < kw; ++kx) {
           const int64_t ix = ox * g.stride[1] - g.pad_begin[1] + kx * g.dilation[1];
           if (ix < 0 || ix >= IW) continue;
-          const uint32_t* xi = xt.data() + (iy * IW + ix) * C;
-          const uint32_t* wi = wt.data() + (ky * kw + kx) * C;
-          for (int64_t c = 0; c < C; ++c) out[c] += xi[c] * wi[c];
+          const int16_t* xi = xt.data() + (iy * IW + ix) * C;
+          const int16_t* wi = wt.data() + (ky * kw + kx) * C;
+          for (int64_t c = 0; c < C; ++c) out[c] += static_cast<uint32_t>(int32_t{xi[c]} * int32_t{wi[c]});
         }
       }
     }
