@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/qgemm/qgemm.h"
@@ -42,6 +43,19 @@ PackedWeights PackWeights(int64_t k, int64_t n, int nr, Reader w) {
   return p;
 }
 
+// A finished block of C, already corrected (zero points, bias) and wrapped to int32: rows
+// [m0, m0 + rows) × columns [n0, n0 + cols), element (r, j) at data[r·ld + j].
+struct CTile {
+  int64_t m0, n0;
+  int rows;
+  int64_t cols;
+  const int32_t* data;
+  int64_t ld;
+};
+// Consumes tiles while they are in L1 (requantization, layout changes). Called from the GEMM's
+// threads, each tile exactly once, so it must only write the tile's own outputs.
+using TileSink = std::function<void(const CTile&)>;
+
 struct GemmProblem {
   int64_t m = 0;
   const void* a = nullptr;  // [m × k] activations, row stride lda
@@ -57,8 +71,9 @@ struct GemmProblem {
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
-  int32_t* c = nullptr;             // [m × n] output, row stride ldc
+  int32_t* c = nullptr;             // [m × n] output, row stride ldc (unused with a sink)
   int64_t ldc = 0;
+  const TileSink* sink = nullptr;   // when set, receives every tile instead of c
 };
 
 // C = Σ_k (a − za)(w − zw) + bias, wrapped to int32. `threads` ≥ 1.

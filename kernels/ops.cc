@@ -1,6 +1,7 @@
 // The kernel forms of the dot-product ops: data layout and GEMM calls here, arithmetic rules
 // from reference/arith.h (Requantize, FinishOutput), so every rule still lives in one place.
 #include <cstring>
+#include <optional>
 
 #include "kernels/executor.h"
 #include "kernels/add_pool.h"
@@ -23,6 +24,16 @@ std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
   if (!t) return v;
   for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(t->numel() == 1 ? 0 : i));
   return v;
+}
+
+std::vector<RequantParams> MatMulRequantParams(const Profile& p, const std::vector<const Tensor*>& in, int64_t n) {
+  std::vector<RequantParams> rp;
+  for (int64_t j = 0; j < n; ++j) {
+    rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
+                                   static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : j)),
+                                   static_cast<float>(in[6]->GetDouble(0))));
+  }
+  return rp;
 }
 
 // QLinearMatMul / MatMulInteger with 2-D int8 B: A's leading dims flattened into rows.
@@ -55,22 +66,16 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   }
   g.b = &packed;
   g.b_zero = zw.data();
-  std::vector<int32_t> acc(static_cast<size_t>(m * n));
-  g.c = acc.data();
-  g.ldc = n;
+  // Each finished tile goes straight to the output: rows of C are rows of Y.
+  std::optional<Requantizer> rq;
+  if (qlinear) rq.emplace(p, MatMulRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)));
+  Tensor& y = out[0];
+  const TileSink sink = [&](const CTile& t) {
+    const AccBlock block{t.data, t.rows, t.cols, t.n0, t.m0 * n + t.n0, n, 1, false, t.ld};
+    rq ? rq->Run(block, y) : StoreBlock(block, y);
+  };
+  g.sink = &sink;
   QGemm(kernel, g, threads);
-  const AccBlock block{acc.data(), m, n, 0, 0, n, 1};
-  if (!qlinear) {
-    StoreBlock(block, out[0]);
-    return out;
-  }
-  std::vector<RequantParams> rp;
-  for (int64_t j = 0; j < n; ++j) {
-    rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
-                                   static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : j)),
-                                   static_cast<float>(in[6]->GetDouble(0))));
-  }
-  RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
   return out;
 }
 
@@ -159,14 +164,17 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const Tensor* bias_t = qlinear && in.size() > 8 ? in[8] : nullptr;
   const int32_t zx = zx_t ? static_cast<int32_t>(zx_t->GetInt(0)) : 0;
   const std::vector<int32_t> zw = IntsOf(zw_t, cout), bias = IntsOf(bias_t, cout);
-  std::vector<RequantParams> rp;
+  std::optional<Requantizer> rq;
   if (qlinear) {
+    std::vector<RequantParams> rp;
     for (int64_t m = 0; m < cout; ++m) {
       rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
                                      static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : m)),
                                      static_cast<float>(in[6]->GetDouble(0))));
     }
+    rq.emplace(p, std::move(rp), static_cast<int32_t>(in[7]->GetInt(0)));
   }
+  Tensor& y = out[0];
   if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {
     // Depthwise on an exact path: the direct kernel, one channel plane at a time.
     std::vector<int32_t> acc(static_cast<size_t>(cout * positions));
@@ -177,11 +185,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       DepthwiseConv(args);
       // acc is [C × positions]: row = channel, column = position, exactly the NCHW output.
       const AccBlock block{acc.data(), cout, positions, 0, n * cout * positions, positions, 1, true};
-      if (qlinear) {
-        RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
-      } else {
-        StoreBlock(block, out[0]);
-      }
+      rq ? rq->Run(block, y) : StoreBlock(block, y);
     }
     return out;
   }
@@ -192,7 +196,6 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const uint8_t flip = x_signed ? 0x80 : 0x00;
   std::vector<uint8_t> cols(static_cast<size_t>(positions * lda), 0);
   std::vector<int32_t> row_sum(static_cast<size_t>(positions));
-  std::vector<int32_t> acc(static_cast<size_t>(positions * mpg));
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
   const PreparedWeights& weights = prepared ? *prepared : local;
   const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
@@ -201,6 +204,13 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     for (int64_t n = 0; n < batch; ++n) {
       Im2Col(gm, xbytes + (n * cin + g * cpg) * gm.in[0] * gm.in[1], cpg, static_cast<uint8_t>(zx), flip, lda,
              cols.data(), row_sum.data());
+      // Tile row r = output position m0 + r, column j = channel g·mpg + n0 + j of image n (NCHW).
+      const int64_t base = (n * cout + g * mpg) * positions;
+      const TileSink sink = [&](const CTile& t) {
+        const AccBlock block{t.data, t.rows, t.cols, g * mpg + t.n0, base + t.n0 * positions + t.m0, 1, positions,
+                             false, t.ld};
+        rq ? rq->Run(block, y) : StoreBlock(block, y);
+      };
       GemmProblem prob;
       prob.m = positions;
       prob.a = cols.data();
@@ -212,16 +222,8 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       prob.b = &packed;
       prob.b_zero = zw.data() + g * mpg;
       prob.bias = bias_t ? bias.data() + g * mpg : nullptr;
-      prob.c = acc.data();
-      prob.ldc = mpg;
+      prob.sink = &sink;
       QGemm(kernel, prob, threads);
-      // Row r = output position, column j = channel g·mpg + j of image n (NCHW).
-      const AccBlock block{acc.data(), positions, mpg, g * mpg, (n * cout + g * mpg) * positions, 1, positions};
-      if (qlinear) {
-        RequantizeBlock(p, rp, static_cast<int32_t>(in[7]->GetInt(0)), block, out[0]);
-      } else {
-        StoreBlock(block, out[0]);
-      }
     }
   }
   return out;

@@ -10,99 +10,146 @@ namespace qfarm::kernels {
 namespace {
 
 template <typename T>
-inline __attribute__((always_inline)) void FastFloat32Loop(const std::vector<RequantParams>& rp, int32_t zy, const AccBlock& b, T* y) {
-  const float lo = static_cast<float>(DTypeMin(sizeof(T) == 1 && T(-1) < 0 ? DType::kInt8 : DType::kUInt8) - zy - 1);
-  const float hi = static_cast<float>(DTypeMax(sizeof(T) == 1 && T(-1) < 0 ? DType::kInt8 : DType::kUInt8) - zy + 1);
-  const int32_t qlo = T(-1) < 0 ? -128 : 0, qhi = T(-1) < 0 ? 127 : 255;
-  float m[64];
-  for (int64_t c0 = 0; c0 < b.cols; c0 += 64) {
-    const int64_t nc = std::min<int64_t>(64, b.cols - c0);
-    for (int64_t c = 0; c < nc; ++c) m[c] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c0 + c)].multiplier);
-    for (int64_t r = 0; r < b.rows; ++r) {
-      if (b.channel_per_row) std::fill(m, m + nc, static_cast<float>(rp[static_cast<size_t>(b.channel0 + r)].multiplier));
-      const int32_t* acc = b.acc + r * b.cols + c0;
-      T* out = y + b.offset + r * b.row_stride + c0 * b.col_stride;
+constexpr int32_t kQLo = T(-1) < 0 ? -128 : 0;
+template <typename T>
+constexpr int32_t kQHi = T(-1) < 0 ? 127 : 255;
+
+// out[i] = clamp(round_half_even(clamp(float(acc[i]) · m[i], lo, hi)) + zy). The float clamp
+// bounds lie one past the output range, so clamping first cannot change the saturated result.
+template <typename T>
+inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
+  const float lo = static_cast<float>(kQLo<T> - zy - 1), hi = static_cast<float>(kQHi<T> - zy + 1);
+  for (int64_t c = 0; c < n; ++c) {
+    float v = static_cast<float>(acc[c]) * m[c];
+    v = v < lo ? lo : (v > hi ? hi : v);  // no NaN can reach here: finite acc × finite m
+    const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zy;  // default mode: half-even
+    out[c] = static_cast<T>(std::clamp(q, kQLo<T>, kQHi<T>));
+  }
+}
+
+#if defined(__x86_64__)
+// CVTDQ2PS, MULPS, MINPS/MAXPS and CVTPS2DQ (half-even under the default MXCSR) are each the
+// same IEEE operation as RowScalar's, so the bytes match; values clamped to the output range
+// narrow to bytes without saturation (VPMOVDB truncates, PACKS/PACKUS cannot saturate).
+// GCC 12 warns about the _mm512_undefined_* placeholders inside its own intrinsics (GCC bug
+// 105593, a false positive); nothing of ours is uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <typename T>
+__attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
+  const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy - 1));
+  const __m512 vhi = _mm512_set1_ps(static_cast<float>(kQHi<T> - zy + 1));
+  const __m512i vzy = _mm512_set1_epi32(zy), vqlo = _mm512_set1_epi32(kQLo<T>), vqhi = _mm512_set1_epi32(kQHi<T>);
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 k = n - c >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - c)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + c)), _mm512_maskz_loadu_ps(k, m + c));
+    v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), vzy);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, vqlo), vqhi);
+    _mm512_mask_cvtepi32_storeu_epi8(out + c, k, q);
+  }
+}
+#pragma GCC diagnostic pop
+
+template <typename T>
+__attribute__((target("avx2"))) void RowAvx2(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
+  const __m256 vlo = _mm256_set1_ps(static_cast<float>(kQLo<T> - zy - 1));
+  const __m256 vhi = _mm256_set1_ps(static_cast<float>(kQHi<T> - zy + 1));
+  const __m256i vzy = _mm256_set1_epi32(zy), vqlo = _mm256_set1_epi32(kQLo<T>), vqhi = _mm256_set1_epi32(kQHi<T>);
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c))),
+                             _mm256_loadu_ps(m + c));
+    v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
+    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), vzy);
+    q = _mm256_min_epi32(_mm256_max_epi32(q, vqlo), vqhi);
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    const __m128i b8 = T(-1) < 0 ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + c), b8);
+  }
+  RowScalar(acc + c, m + c, n - c, zy, out + c);
+}
+#endif
+
+template <typename T>
+void Row(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
+#if defined(__x86_64__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+  if (avx512) return RowAvx512(acc, m, n, zy, out);
+  if (avx2) return RowAvx2(acc, m, n, zy, out);
+#endif
+  RowScalar(acc, m, n, zy, out);
+}
+
+constexpr int64_t kChunk = 256;  // columns per stack buffer
+constexpr int64_t kRowChunk = 8;
+
+}  // namespace
+
+Requantizer::Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy)
+    : profile_(p), rp_(std::move(rp)), zy_(zy),
+      fast_(p.requant == Requant::kFloat32 && p.rounding == Rounding::kHalfEven) {
+  multiplier_.reserve(rp_.size());
+  for (const RequantParams& r : rp_) multiplier_.push_back(static_cast<float>(r.multiplier));
+}
+
+void Requantizer::Run(const AccBlock& b, Tensor& y) const {
+  if (fast_ && y.dtype() == DType::kUInt8) return RunFast(b, y.data<uint8_t>().data());
+  if (fast_ && y.dtype() == DType::kInt8) return RunFast(b, y.data<int8_t>().data());
+  RunGeneral(b, y);
+}
+
+// Rows written contiguously (col_stride 1), or columns contiguous (row_stride 1: row = output
+// position, column = channel of an NCHW output) through a small transposing buffer.
+template <typename T>
+void Requantizer::RunFast(const AccBlock& b, T* y) const {
+  const int64_t ld = b.ld();
+  float mb[kChunk];
+  T qb[kRowChunk * kChunk];
+  for (int64_t c0 = 0; c0 < b.cols; c0 += kChunk) {
+    const int64_t nc = std::min(kChunk, b.cols - c0);
+    const float* m = multiplier_.data() + b.channel0 + c0;
+    if (b.col_stride == 1) {
+      for (int64_t r = 0; r < b.rows; ++r) {
+        if (b.channel_per_row) std::fill(mb, mb + nc, multiplier_[static_cast<size_t>(b.channel0 + r)]);
+        Row(b.acc + r * ld + c0, b.channel_per_row ? mb : m, nc, zy_, y + b.offset + r * b.row_stride + c0);
+      }
+      continue;
+    }
+    for (int64_t r0 = 0; r0 < b.rows; r0 += kRowChunk) {
+      const int64_t nr = std::min(kRowChunk, b.rows - r0);
+      for (int64_t r = 0; r < nr; ++r) {
+        if (b.channel_per_row) std::fill(mb, mb + nc, multiplier_[static_cast<size_t>(b.channel0 + r0 + r)]);
+        Row(b.acc + (r0 + r) * ld + c0, b.channel_per_row ? mb : m, nc, zy_, qb + r * kChunk);
+      }
       for (int64_t c = 0; c < nc; ++c) {
-        float v = static_cast<float>(acc[c]) * m[c];
-        v = v < lo ? lo : (v > hi ? hi : v);  // no NaN can reach here: finite acc × finite m
-        const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zy;  // default mode: half-even
-        out[c * b.col_stride] = static_cast<T>(q < qlo ? qlo : q > qhi ? qhi : q);
+        T* out = y + b.offset + r0 * b.row_stride + (c0 + c) * b.col_stride;
+        for (int64_t r = 0; r < nr; ++r) out[r * b.row_stride] = qb[r * kChunk + c];
       }
     }
   }
 }
 
-#if defined(__x86_64__)
-// AVX2: eight channels at a time. CVTDQ2PS, MULPS, MINPS/MAXPS and CVTPS2DQ (half-even under
-// the default MXCSR) are each the same IEEE operation as the scalar loop's, so the bytes match.
-template <typename T>
-__attribute__((target("avx2"))) void FastFloat32Avx2(const std::vector<RequantParams>& rp, int32_t zy,
-                                                     const AccBlock& b, T* y) {
-  constexpr bool kSigned = T(-1) < 0;
-  const int32_t qlo = kSigned ? -128 : 0, qhi = kSigned ? 127 : 255;
-  const __m256 vlo = _mm256_set1_ps(static_cast<float>(qlo - zy - 1));
-  const __m256 vhi = _mm256_set1_ps(static_cast<float>(qhi - zy + 1));
-  const __m256i vzy = _mm256_set1_epi32(zy), vqlo = _mm256_set1_epi32(qlo), vqhi = _mm256_set1_epi32(qhi);
-  const int64_t channels = b.channel_per_row ? b.rows : b.cols;
-  std::vector<float> mv(static_cast<size_t>(channels));
-  for (int64_t c = 0; c < channels; ++c) mv[static_cast<size_t>(c)] = static_cast<float>(rp[static_cast<size_t>(b.channel0 + c)].multiplier);
-  std::vector<float> row_m(b.channel_per_row ? static_cast<size_t>(b.cols) : 0);
-  alignas(32) int32_t q[8];
-  for (int64_t r = 0; r < b.rows; ++r) {
-    const int32_t* acc = b.acc + r * b.cols;
-    if (b.channel_per_row) std::fill(row_m.begin(), row_m.end(), mv[static_cast<size_t>(r)]);
-    const std::vector<float>& m = b.channel_per_row ? row_m : mv;
-    T* out = y + b.offset + r * b.row_stride;
-    int64_t c = 0;
-    for (; c + 8 <= b.cols; c += 8) {
-      __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c))),
-                               _mm256_loadu_ps(m.data() + c));
-      v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
-      __m256i qi = _mm256_add_epi32(_mm256_cvtps_epi32(v), vzy);
-      qi = _mm256_min_epi32(_mm256_max_epi32(qi, vqlo), vqhi);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(q), qi);
-      for (int k = 0; k < 8; ++k) out[(c + k) * b.col_stride] = static_cast<T>(q[k]);
-    }
-    for (; c < b.cols; ++c) {
-      float v = static_cast<float>(acc[c]) * m[static_cast<size_t>(c)];
-      v = v < qlo - zy - 1 ? static_cast<float>(qlo - zy - 1) : (v > qhi - zy + 1 ? static_cast<float>(qhi - zy + 1) : v);
-      const int32_t qs = static_cast<int32_t>(std::nearbyint(v)) + zy;
-      out[c * b.col_stride] = static_cast<T>(qs < qlo ? qlo : qs > qhi ? qhi : qs);
-    }
-  }
-}
-#endif
-
-template <typename T>
-void FastFloat32(const std::vector<RequantParams>& rp, int32_t zy, const AccBlock& b, T* y) {
-#if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) return FastFloat32Avx2(rp, zy, b, y);
-#endif
-  FastFloat32Loop(rp, zy, b, y);
-}
-
-}  // namespace
-
-void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
-                     const AccBlock& b, Tensor& y) {
-  const bool fast = p.requant == Requant::kFloat32 && p.rounding == Rounding::kHalfEven;
-  if (fast && y.dtype() == DType::kUInt8) return FastFloat32(rp, zy, b, y.data<uint8_t>().data());
-  if (fast && y.dtype() == DType::kInt8) return FastFloat32(rp, zy, b, y.data<int8_t>().data());
+void Requantizer::RunGeneral(const AccBlock& b, Tensor& y) const {
   const DType t = y.dtype();
   for (int64_t r = 0; r < b.rows; ++r) {
     for (int64_t c = 0; c < b.cols; ++c) {
       const int64_t ch = b.channel0 + (b.channel_per_row ? r : c);
-      const int64_t v = Requantize(p, rp[static_cast<size_t>(ch)], b.acc[r * b.cols + c]);
-      y.SetInt(b.offset + r * b.row_stride + c * b.col_stride, FinishOutput(v, zy, t, DTypeMin(t), DTypeMax(t)));
+      const int64_t v = Requantize(profile_, rp_[static_cast<size_t>(ch)], b.acc[r * b.ld() + c]);
+      y.SetInt(b.offset + r * b.row_stride + c * b.col_stride, FinishOutput(v, zy_, t, DTypeMin(t), DTypeMax(t)));
     }
   }
+}
+
+void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
+                     const AccBlock& b, Tensor& y) {
+  Requantizer(p, rp, zy).Run(b, y);
 }
 
 void StoreBlock(const AccBlock& b, Tensor& y) {
   int32_t* out = y.data<int32_t>().data();
   for (int64_t r = 0; r < b.rows; ++r) {
-    for (int64_t c = 0; c < b.cols; ++c) out[b.offset + r * b.row_stride + c * b.col_stride] = b.acc[r * b.cols + c];
+    for (int64_t c = 0; c < b.cols; ++c) out[b.offset + r * b.row_stride + c * b.col_stride] = b.acc[r * b.ld() + c];
   }
 }
 

@@ -1,4 +1,4 @@
-// Requantization of an int32 accumulator block into the output tensor. The general path calls
+// Requantization of int32 accumulator blocks into the output tensor. The general path calls
 // reference/'s Requantize/FinishOutput per element; the float32/half-even path (profile `ort`
 // and `avx2-u8s8`) is a tight loop proven equal to it: clamping the float before rounding by
 // integer bounds one past the output range cannot change the saturated result.
@@ -13,13 +13,34 @@
 
 namespace qfarm::kernels {
 
-// acc is [rows × cols] row-major; column c is output channel channel0 + c; element (r, c) goes
-// to y[offset + r·row_stride + c·col_stride].
+// acc is [rows × cols] with row stride acc_ld (0: cols); column c is output channel
+// channel0 + c; element (r, c) goes to y[offset + r·row_stride + c·col_stride].
 struct AccBlock {
   const int32_t* acc;
   int64_t rows, cols, channel0;
   int64_t offset, row_stride, col_stride;
   bool channel_per_row = false;  // row r (not column c) is output channel channel0 + r
+  int64_t acc_ld = 0;
+  int64_t ld() const { return acc_ld ? acc_ld : cols; }
+};
+
+// One output's requantization, prepared once per node (multipliers converted, the fast path
+// chosen) and then applied to many blocks, from several threads at once.
+class Requantizer {
+ public:
+  Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy);
+  void Run(const AccBlock& b, Tensor& y) const;
+
+ private:
+  void RunGeneral(const AccBlock& b, Tensor& y) const;
+  template <typename T>
+  void RunFast(const AccBlock& b, T* y) const;
+
+  Profile profile_;
+  std::vector<RequantParams> rp_;
+  std::vector<float> multiplier_;  // float32 multipliers (fast path)
+  int32_t zy_;
+  bool fast_;
 };
 
 void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,

@@ -201,7 +201,9 @@ TEST(KernelsExecutor, PreparedGraphPacksOnceAndHonoursOverriddenWeights) {
         EXPECT_NE(want2->outputs.at("y"), want->outputs.at("y")) << "the override should matter: " << wname;
         break;
       }
-      if (m.name == "mlp" || m.name == "mobilenet_block") EXPECT_GT(pg->packed_nodes(), 0) << m.name;
+      if (m.name == "mlp" || m.name == "mobilenet_block") {
+        EXPECT_GT(pg->packed_nodes(), 0) << m.name;
+      }
     }
   }
 }
