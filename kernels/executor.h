@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kernels/conv_nchw.h"
 #include "kernels/gemm.h"
 #include "kernels/qgemm/qgemm.h"
 #include "model/graph.h"
@@ -41,9 +42,12 @@ bool KernelsCompute(bool pair_sat16, const Profile& p, std::string* why = nullpt
 StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,
                                 const TensorMap& inputs, const ExecOptions& options, int threads);
 
-// Weights packed once for a kernel: one packed B per group (MatMul: one).
+// Weights packed once for a kernel: one packed B per group (MatMul; convolutions on the VPMADDUBSW
+// path), or for convolutions on the exact paths one block of weight rows per group
+// (kernels/conv_nchw.h); depthwise convolutions on the exact paths read the tensor directly.
 struct PreparedWeights {
   std::vector<PackedWeights> groups;
+  std::vector<WeightRows> rows;
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 

@@ -32,46 +32,86 @@ std::vector<uint32_t> ColumnTerms(const GemmProblem& p) {
   return t;
 }
 
-bool AnyNonZero(const int32_t* v, int64_t n) {
-  return v && std::any_of(v, v + n, [](int32_t x) { return x != 0; });
-}
-
 struct Corrections {
   const uint32_t* col_term;  // ColumnTerms
-  const uint32_t* zw;        // per-column weight zero points, or nullptr when all are 0
+  const uint32_t* zw;        // per-column weight zero points, or nullptr when all equal zw_all
+  uint32_t zw_all;
   const uint32_t* col_sum;   // Σw per column (per-row zero points only)
   uint32_t k;
 };
 
-// tile[r][j] += col_term[j] − zw[j]·Σx_r (− za_r·Σw_j + K·za_r·zw_j with per-row zero points),
-// modulo 2^32: Σ(x − za)(w − zw) + bias from the raw Σx·w (ARITHMETIC.md zp_fold=fold_after).
-QFARM_VECTOR_CLONES void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Corrections& c,
-                                 const int32_t* row_sum, const int32_t* row_za) {
+// tile[r][j] += col_term[j] − zw[j]·Σx_r + bias_r − za_r·Σw_j + K·za_r·zw_j (per-row zero points
+// and bias when given), modulo 2^32: Σ(x − za)(w − zw) + bias from the raw Σx·w (ARITHMETIC.md
+// zp_fold=fold_after). With one weight zero point for every column the row terms fold into one
+// constant per row, so the common cases are one pass of one or two vector adds.
+template <bool kZwPerColumn, bool kRowZa>
+QFARM_VECTOR_CLONES void CorrectRows(uint32_t* tile, int64_t ld, int rows, int64_t cols, const Corrections& c,
+                                     const int32_t* row_sum, const int32_t* row_za, const int32_t* row_bias) {
   for (int r = 0; r < rows; ++r) {
-    uint32_t* t = reinterpret_cast<uint32_t*>(tile + r * ld);
+    uint32_t* t = tile + r * ld;
     const uint32_t rs = static_cast<uint32_t>(row_sum[r]);
-    if (c.zw) {
-      for (int64_t j = 0; j < cols; ++j) t[j] += c.col_term[j] - c.zw[j] * rs;
-    } else {
-      for (int64_t j = 0; j < cols; ++j) t[j] += c.col_term[j];
-    }
-    if (row_za) {
-      const uint32_t za = static_cast<uint32_t>(row_za[r]);
-      for (int64_t j = 0; j < cols; ++j) t[j] += za * (c.k * (c.zw ? c.zw[j] : 0u) - c.col_sum[j]);
+    const uint32_t za = kRowZa ? static_cast<uint32_t>(row_za[r]) : 0u;
+    uint32_t rc = row_bias ? static_cast<uint32_t>(row_bias[r]) : 0u;
+    if (!kZwPerColumn) rc += za * c.k * c.zw_all - c.zw_all * rs;
+    for (int64_t j = 0; j < cols; ++j) {
+      uint32_t v = t[j] + rc + c.col_term[j];
+      if (kZwPerColumn) v += za * c.k * c.zw[j] - c.zw[j] * rs;
+      if (kRowZa) v -= za * c.col_sum[j];
+      t[j] = v;
     }
   }
 }
 
-// Rows [row_begin, row_end) of the product: A rows packed, each tile of at most kMaxMr rows ×
-// nr columns computed, corrected and handed to the sink (or copied into C) while in L1.
-void GemmRows(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
-              int64_t row_end) {
+void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Corrections& c, const int32_t* row_sum,
+             const int32_t* row_za, const int32_t* row_bias) {
+  uint32_t* t = reinterpret_cast<uint32_t*>(tile);
+  if (c.zw) {
+    row_za ? CorrectRows<true, true>(t, ld, rows, cols, c, row_sum, row_za, row_bias)
+           : CorrectRows<true, false>(t, ld, rows, cols, c, row_sum, row_za, row_bias);
+  } else {
+    row_za ? CorrectRows<false, true>(t, ld, rows, cols, c, row_sum, row_za, row_bias)
+           : CorrectRows<false, false>(t, ld, rows, cols, c, row_sum, row_za, row_bias);
+  }
+}
+
+// One tile: rows [m0, m0 + mr) of packed A (row sums in row_sum) times one column panel, corrected
+// and handed to the sink (or copied into C) while in L1.
+void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
+          const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel, int32_t* tile) {
   const PackedWeights& b = *p.b;
+  const int64_t n0 = panel * b.nr, cols = std::min<int64_t>(b.nr, b.n - n0);
+  kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, tile, b.nr);
+  const Corrections at{corr.col_term + n0, corr.zw ? corr.zw + n0 : nullptr, corr.zw_all, corr.col_sum + n0, corr.k};
+  Correct(tile, b.nr, mr, cols, at, row_sum, p.a_row_zero ? p.a_row_zero + m0 : nullptr,
+          p.row_bias ? p.row_bias + m0 : nullptr);
+  if (p.sink) {
+    (*p.sink)(CTile{m0, n0, mr, cols, tile, b.nr});
+    return;
+  }
+  for (int r = 0; r < mr; ++r) {
+    std::memcpy(p.c + (m0 + r) * p.ldc + n0, tile + r * b.nr, static_cast<size_t>(cols) * sizeof(int32_t));
+  }
+}
+
+// Rows [row_begin, row_end) × panels [panel_begin, panel_end) of the product, A rows packed per
+// tile of kMaxMr rows unless A comes packed.
+void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
+               int64_t row_end, int64_t panel_begin, int64_t panel_end) {
+  const PackedWeights& b = *p.b;
+  std::vector<int32_t> tile(static_cast<size_t>(kMaxMr * b.nr));
+  if (p.a_packed && p.columns_outer) {
+    const uint8_t* a = static_cast<const uint8_t*>(p.a);
+    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+      for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
+        const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
+        Tile(kernel, p, corr, m0, mr, a + m0 * p.lda, p.lda, p.a_row_sum + m0, panel, tile.data());
+      }
+    }
+    return;
+  }
   const int64_t lda_packed = b.k4 * 4;
   std::vector<uint8_t> a_pack(p.a_packed ? 0 : static_cast<size_t>(kMaxMr * lda_packed), 0);
   std::vector<int32_t> row_sum(kMaxMr);
-  std::vector<int32_t> tile(static_cast<size_t>(kMaxMr * b.nr));
-  const int64_t panels = (b.n + b.nr - 1) / b.nr;
   for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
     const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
     const uint8_t* a_tile = a_pack.data();
@@ -86,19 +126,8 @@ void GemmRows(const QGemmKernel& kernel, const GemmProblem& p, const Corrections
         row_sum[static_cast<size_t>(r)] = PackARow(src, p.a_signed, b.k, lda_packed, a_pack.data() + r * lda_packed);
       }
     }
-    const int32_t* row_za = p.a_row_zero ? p.a_row_zero + m0 : nullptr;
-    for (int64_t panel = 0; panel < panels; ++panel) {
-      const int64_t n0 = panel * b.nr, cols = std::min<int64_t>(b.nr, b.n - n0);
-      kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, tile.data(), b.nr);
-      const Corrections at{corr.col_term + n0, corr.zw ? corr.zw + n0 : nullptr, corr.col_sum + n0, corr.k};
-      Correct(tile.data(), b.nr, mr, cols, at, row_sum.data(), row_za);
-      if (p.sink) {
-        (*p.sink)(CTile{m0, n0, mr, cols, tile.data(), b.nr});
-        continue;
-      }
-      for (int r = 0; r < mr; ++r) {
-        std::memcpy(p.c + (m0 + r) * p.ldc + n0, tile.data() + r * b.nr, static_cast<size_t>(cols) * sizeof(int32_t));
-      }
+    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+      Tile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel, tile.data());
     }
   }
 }
@@ -126,24 +155,26 @@ int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, u
 
 void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const std::vector<uint32_t> col_term = ColumnTerms(p);
-  const bool zw = AnyNonZero(p.b_zero, p.b->n);
-  const Corrections corr{col_term.data(), zw ? reinterpret_cast<const uint32_t*>(p.b_zero) : nullptr,
+  const int64_t n = p.b->n;
+  const bool uniform = !p.b_zero || std::all_of(p.b_zero, p.b_zero + n, [&](int32_t z) { return z == p.b_zero[0]; });
+  const Corrections corr{col_term.data(), uniform ? nullptr : reinterpret_cast<const uint32_t*>(p.b_zero),
+                         uniform && p.b_zero && n > 0 ? static_cast<uint32_t>(p.b_zero[0]) : 0u,
                          reinterpret_cast<const uint32_t*>(p.b->col_sum.data()), static_cast<uint32_t>(p.b->k)};
   const int64_t work = p.m * p.b->n * p.b->k;
-  const int64_t max_threads = std::max<int64_t>(1, (p.m + kMaxMr - 1) / kMaxMr);
-  const int t = static_cast<int>(std::min<int64_t>({threads, max_threads, work / (1 << 18) + 1}));
-  if (t <= 1) {
-    GemmRows(kernel, p, corr, 0, p.m);
-    return;
-  }
-  // Row blocks are multiples of the tile height so every output is computed by one thread.
-  const int64_t tiles = (p.m + kMaxMr - 1) / kMaxMr;
+  const int64_t panels = (p.b->n + p.b->nr - 1) / p.b->nr, tiles = (p.m + kMaxMr - 1) / kMaxMr;
+  const bool split_panels = p.a_packed && p.columns_outer;
+  const int64_t units = split_panels ? panels : tiles;
+  const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
+  // Each thread takes whole row tiles (or whole panels), so every output has one writer.
+  auto range = [&](int i) {
+    const int64_t begin = units * i / t, end = units * (i + 1) / t;
+    if (split_panels) return GemmRange(kernel, p, corr, 0, p.m, begin, end);
+    GemmRange(kernel, p, corr, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
+  };
+  if (t <= 1) return range(0);
   std::vector<std::thread> pool;
-  for (int i = 0; i < t; ++i) {
-    const int64_t begin = tiles * i / t * kMaxMr;
-    const int64_t end = std::min<int64_t>(p.m, tiles * (i + 1) / t * kMaxMr);
-    if (begin < end) pool.emplace_back([&kernel, &p, &corr, begin, end] { GemmRows(kernel, p, corr, begin, end); });
-  }
+  for (int i = 1; i < t; ++i) pool.emplace_back(range, i);
+  range(0);
   for (std::thread& th : pool) th.join();
 }
 

@@ -71,9 +71,13 @@ struct GemmProblem {
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
+  const int32_t* row_bias = nullptr;  // per-row int32 bias, or nullptr
   int32_t* c = nullptr;             // [m × n] output, row stride ldc (unused with a sink)
   int64_t ldc = 0;
   const TileSink* sink = nullptr;   // when set, receives every tile instead of c
+  // Walk column panels outermost (packed A only): B streams through once while the rows of A,
+  // fewer and reused by every panel, stay in cache; threads then split panels, not rows.
+  bool columns_outer = false;
 };
 
 // C = Σ_k (a − za)(w − zw) + bias, wrapped to int32. `threads` ≥ 1.

@@ -5,6 +5,7 @@
 
 #include "kernels/executor.h"
 #include "kernels/add_pool.h"
+#include "kernels/conv_nchw.h"
 #include "kernels/dwconv.h"
 #include "kernels/gemm.h"
 #include "kernels/requant.h"
@@ -16,6 +17,11 @@ namespace qfarm::kernels {
 namespace {
 
 Status NotCovered() { return NotFound("not covered by the kernels"); }
+
+// One filter per input channel (group = channels): the direct depthwise kernel's case.
+bool IsDepthwise(const Node& node, const Tensor& w) {
+  return w.rank() >= 2 && w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
+}
 
 bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
 
@@ -144,6 +150,41 @@ void Im2Col(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, uint8_t pad, 
   }
 }
 
+// The exact paths: per (image, group) the activations packed as panels, the weight rows as A,
+// tiles of [output channels × positions] handed to `store` as NCHW blocks.
+template <typename Store>
+void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedWeights& weights, const uint8_t* x,
+              bool x_signed, int32_t zx, const std::vector<int32_t>& zw, const int32_t* bias, int64_t batch,
+              int64_t cin, int64_t cout, int64_t group, int threads, Store store) {
+  const int64_t cpg = cin / group, mpg = cout / group, positions = gm.out[0] * gm.out[1];
+  PackedWeights panels;
+  std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx));
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t g = 0; g < group; ++g) {
+      const WeightRows& rows = weights.rows.at(static_cast<size_t>(g));
+      PackIm2ColPanels(gm, x + (n * cin + g * cpg) * gm.in[0] * gm.in[1], cpg, x_signed, zx, kernel.nr, panels);
+      const int64_t base = (n * cout + g * mpg) * positions;
+      const TileSink sink = [&](const CTile& t) {
+        store(AccBlock{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld});
+      };
+      GemmProblem prob;
+      prob.m = mpg;
+      prob.a = rows.data.data();
+      prob.lda = rows.lda;
+      prob.a_signed = true;
+      prob.a_packed = true;
+      prob.a_row_sum = rows.row_sum.data();
+      prob.a_row_zero = zw.data() + g * mpg;
+      prob.b = &panels;
+      prob.b_zero = zb.data();
+      prob.row_bias = bias ? bias + g * mpg : nullptr;
+      prob.sink = &sink;
+      prob.columns_outer = true;
+      QGemm(kernel, prob, threads);
+    }
+  }
+}
+
 // QLinearConv / ConvInteger with int8 weights: im2col per (image, group) then GEMM.
 StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, const Profile& p,
                                    const std::vector<const Tensor*>& in, int threads,
@@ -175,7 +216,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     rq.emplace(p, std::move(rp), static_cast<int32_t>(in[7]->GetInt(0)));
   }
   Tensor& y = out[0];
-  if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {
+  if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {  // IsDepthwise
     // Depthwise on an exact path: the direct kernel, one channel plane at a time.
     std::vector<int32_t> acc(static_cast<size_t>(cout * positions));
     for (int64_t n = 0; n < batch; ++n) {
@@ -189,16 +230,21 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     }
     return out;
   }
-  // im2col straight into the microkernels' packed A form: row = output position, column =
+  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
+  const PreparedWeights& weights = prepared ? *prepared : local;
+  const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
+  if (!kernel.pair_sat16) {
+    ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias_t ? bias.data() : nullptr, batch,
+             cin, cout, group, threads, [&](const AccBlock& b) { rq ? rq->Run(b, y) : StoreBlock(b, y); });
+    return out;
+  }
+  // VPMADDUBSW path: im2col straight into the microkernels' packed A form: row = output position, column =
   // (channel, ky, kx) of this group, padding taps = zx; int8 values offset by +128.
   const int64_t lda = (taps + 3) / 4 * 4;
   const bool x_signed = x->dtype() == DType::kInt8;
   const uint8_t flip = x_signed ? 0x80 : 0x00;
   std::vector<uint8_t> cols(static_cast<size_t>(positions * lda), 0);
   std::vector<int32_t> row_sum(static_cast<size_t>(positions));
-  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
-  const PreparedWeights& weights = prepared ? *prepared : local;
-  const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   for (int64_t g = 0; g < group; ++g) {
     const PackedWeights& packed = weights.groups.at(static_cast<size_t>(g));
     for (int64_t n = 0; n < batch; ++n) {
@@ -243,6 +289,11 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   }
   // Conv weights [M, C/group, kh, kw]: one B [taps × M/group] per group.
   const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
+  if (!kernel.pair_sat16) {
+    if (IsDepthwise(node, w)) return prepared;
+    for (int64_t g = 0; g < group; ++g) prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps));
+    return prepared;
+  }
   for (int64_t g = 0; g < group; ++g) {
     prepared.groups.push_back(PackWeights(taps, mpg, kernel.nr, [&](int64_t t, int64_t j) {
       return data[static_cast<size_t>((g * mpg + j) * taps + t)];

@@ -16,11 +16,12 @@ constexpr int32_t kQHi = T(-1) < 0 ? 127 : 255;
 
 // out[i] = clamp(round_half_even(clamp(float(acc[i]) · m[i], lo, hi)) + zy). The float clamp
 // bounds lie one past the output range, so clamping first cannot change the saturated result.
-template <typename T>
+// kOne: one multiplier (*m) for the whole row (one output channel per row).
+template <typename T, bool kOne = false>
 inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
   const float lo = static_cast<float>(kQLo<T> - zy - 1), hi = static_cast<float>(kQHi<T> - zy + 1);
   for (int64_t c = 0; c < n; ++c) {
-    float v = static_cast<float>(acc[c]) * m[c];
+    float v = static_cast<float>(acc[c]) * m[kOne ? 0 : c];
     v = v < lo ? lo : (v > hi ? hi : v);  // no NaN can reach here: finite acc × finite m
     const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zy;  // default mode: half-even
     out[c] = static_cast<T>(std::clamp(q, kQLo<T>, kQHi<T>));
@@ -35,14 +36,16 @@ inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy,
 // 105593, a false positive); nothing of ours is uninitialized.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <typename T>
+template <typename T, bool kOne>
 __attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
   const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy - 1));
   const __m512 vhi = _mm512_set1_ps(static_cast<float>(kQHi<T> - zy + 1));
   const __m512i vzy = _mm512_set1_epi32(zy), vqlo = _mm512_set1_epi32(kQLo<T>), vqhi = _mm512_set1_epi32(kQHi<T>);
+  const __m512 one = _mm512_set1_ps(*m);
   for (int64_t c = 0; c < n; c += 16) {
     const __mmask16 k = n - c >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - c)) - 1);
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + c)), _mm512_maskz_loadu_ps(k, m + c));
+    const __m512 mv = kOne ? one : _mm512_maskz_loadu_ps(k, m + c);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + c)), mv);
     v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
     __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), vzy);
     q = _mm512_min_epi32(_mm512_max_epi32(q, vqlo), vqhi);
@@ -51,15 +54,16 @@ __attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const floa
 }
 #pragma GCC diagnostic pop
 
-template <typename T>
+template <typename T, bool kOne>
 __attribute__((target("avx2"))) void RowAvx2(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
   const __m256 vlo = _mm256_set1_ps(static_cast<float>(kQLo<T> - zy - 1));
   const __m256 vhi = _mm256_set1_ps(static_cast<float>(kQHi<T> - zy + 1));
   const __m256i vzy = _mm256_set1_epi32(zy), vqlo = _mm256_set1_epi32(kQLo<T>), vqhi = _mm256_set1_epi32(kQHi<T>);
+  const __m256 one = _mm256_set1_ps(*m);
   int64_t c = 0;
   for (; c + 8 <= n; c += 8) {
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c))),
-                             _mm256_loadu_ps(m + c));
+                             kOne ? one : _mm256_loadu_ps(m + c));
     v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), vzy);
     q = _mm256_min_epi32(_mm256_max_epi32(q, vqlo), vqhi);
@@ -67,18 +71,18 @@ __attribute__((target("avx2"))) void RowAvx2(const int32_t* acc, const float* m,
     const __m128i b8 = T(-1) < 0 ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + c), b8);
   }
-  RowScalar(acc + c, m + c, n - c, zy, out + c);
+  RowScalar<T, kOne>(acc + c, kOne ? m : m + c, n - c, zy, out + c);
 }
 #endif
 
-template <typename T>
+template <typename T, bool kOne = false>
 void Row(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
 #if defined(__x86_64__)
   static const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
-  if (avx512) return RowAvx512(acc, m, n, zy, out);
-  if (avx2) return RowAvx2(acc, m, n, zy, out);
+  if (avx512) return RowAvx512<T, kOne>(acc, m, n, zy, out);
+  if (avx2) return RowAvx2<T, kOne>(acc, m, n, zy, out);
 #endif
-  RowScalar(acc, m, n, zy, out);
+  RowScalar<T, kOne>(acc, m, n, zy, out);
 }
 
 constexpr int64_t kChunk = 256;  // columns per stack buffer
@@ -104,23 +108,31 @@ void Requantizer::Run(const AccBlock& b, Tensor& y) const {
 template <typename T>
 void Requantizer::RunFast(const AccBlock& b, T* y) const {
   const int64_t ld = b.ld();
-  float mb[kChunk];
   T qb[kRowChunk * kChunk];
   for (int64_t c0 = 0; c0 < b.cols; c0 += kChunk) {
     const int64_t nc = std::min(kChunk, b.cols - c0);
     const float* m = multiplier_.data() + b.channel0 + c0;
     if (b.col_stride == 1) {
       for (int64_t r = 0; r < b.rows; ++r) {
-        if (b.channel_per_row) std::fill(mb, mb + nc, multiplier_[static_cast<size_t>(b.channel0 + r)]);
-        Row(b.acc + r * ld + c0, b.channel_per_row ? mb : m, nc, zy_, y + b.offset + r * b.row_stride + c0);
+        const int32_t* acc = b.acc + r * ld + c0;
+        T* out = y + b.offset + r * b.row_stride + c0;
+        if (b.channel_per_row) {
+          Row<T, true>(acc, &multiplier_[static_cast<size_t>(b.channel0 + r)], nc, zy_, out);
+        } else {
+          Row<T>(acc, m, nc, zy_, out);
+        }
       }
       continue;
     }
     for (int64_t r0 = 0; r0 < b.rows; r0 += kRowChunk) {
       const int64_t nr = std::min(kRowChunk, b.rows - r0);
       for (int64_t r = 0; r < nr; ++r) {
-        if (b.channel_per_row) std::fill(mb, mb + nc, multiplier_[static_cast<size_t>(b.channel0 + r0 + r)]);
-        Row(b.acc + (r0 + r) * ld + c0, b.channel_per_row ? mb : m, nc, zy_, qb + r * kChunk);
+        const int32_t* acc = b.acc + (r0 + r) * ld + c0;
+        if (b.channel_per_row) {
+          Row<T, true>(acc, &multiplier_[static_cast<size_t>(b.channel0 + r0 + r)], nc, zy_, qb + r * kChunk);
+        } else {
+          Row<T>(acc, m, nc, zy_, qb + r * kChunk);
+        }
       }
       for (int64_t c = 0; c < nc; ++c) {
         T* out = y + b.offset + r0 * b.row_stride + (c0 + c) * b.col_stride;

@@ -1,0 +1,38 @@
+// Convolution in the NCHW orientation for the exact paths: C[out channel × position] =
+// W[out channel × taps] · im2col(X)[taps × position], so each tile's rows are output planes,
+// written contiguously, and the activations are packed once per (image, group) straight from
+// their planes with no transpose.
+//
+// The microkernels multiply u8 rows by s8 panels (qgemm/qgemm.h), so the roles are offset:
+// weights become u8 rows w + 128 (GemmProblem::a_signed, compensated by −128·Σ_k B'), the
+// activations s8 panels B' = x − 128 for uint8 x (x itself for int8), whose zero point is then
+// zx − 128 (zx). Every product w'·x' is exact in int32 and Σ(w − zw)(x − zx) follows from the
+// raw sum by the same zero-point identity as ever, modulo 2^32 — so only kernels that do not
+// saturate pairs (pair_sat16=off) may use it: VPMADDUBSW saturates different pairs here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/gemm.h"
+#include "model/conv_geometry.h"
+
+namespace qfarm::kernels {
+
+// Weight rows of one group as packed A: [rows × lda] bytes w + 128, zeros after k; Σw per row.
+struct WeightRows {
+  int64_t rows = 0, k = 0, lda = 0;
+  std::vector<uint8_t> data;
+  std::vector<int32_t> row_sum;
+};
+WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k);
+
+// im2col of one image and group (x: cpg planes [H × W]) as panels of nr positions: B'[tap][pos]
+// (padding taps = zx), col_sum[pos] = Σ_tap B'. Reuses b's storage between calls.
+void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
+                      PackedWeights& b);
+
+// The zero point of B' (what zx becomes after the offset).
+inline int32_t PanelZeroPoint(bool x_signed, int32_t zx) { return x_signed ? zx : zx - 128; }
+
+}  // namespace qfarm::kernels
