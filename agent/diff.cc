@@ -50,7 +50,7 @@ std::vector<uint8_t> TieMask(const Graph& one, const Profile& p, const TensorMap
   return mask;
 }
 
-TensorMap AllValues(const Graph& g, const TensorMap& inputs, const ExecResult& r) {
+TensorMap AllValues(const Graph& /*graph*/, const TensorMap& inputs, const ExecResult& r) {
   TensorMap v = r.intermediates;
   for (const auto& [name, t] : inputs) v[name] = t;
   return v;

@@ -56,6 +56,18 @@ struct CTile {
 // threads, each tile exactly once, so it must only write the tile's own outputs.
 using TileSink = std::function<void(const CTile&)>;
 
+// Requantization fused into the microkernel (kernels whose QGemmKernel::fused is set, and only
+// when one weight zero point serves every column): float32 multipliers, half-even, 8-bit
+// outputs; element (m, n) goes to out[m·ldo + n]. Same bytes as a sink running Requantizer.
+struct FusedRequant {
+  const float* mult;  // per row (mult_per_row) or per column of the whole product
+  bool mult_per_row;
+  int32_t zy;
+  bool out_signed;
+  uint8_t* out;
+  int64_t ldo;
+};
+
 struct GemmProblem {
   int64_t m = 0;
   const void* a = nullptr;  // [m × k] activations, row stride lda
@@ -75,6 +87,7 @@ struct GemmProblem {
   int32_t* c = nullptr;             // [m × n] output, row stride ldc (unused with a sink)
   int64_t ldc = 0;
   const TileSink* sink = nullptr;   // when set, receives every tile instead of c
+  const FusedRequant* fused = nullptr;  // preferred over the sink where the kernel can
   // Walk column panels outermost (packed A only): B streams through once while the rows of A,
   // fewer and reused by every panel, stay in cache; threads then split panels, not rows.
   bool columns_outer = false;

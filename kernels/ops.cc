@@ -81,6 +81,10 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
     rq ? rq->Run(block, y) : StoreBlock(block, y);
   };
   g.sink = &sink;
+  const bool fusable = rq && rq->Fusable(y.dtype());
+  const FusedRequant fused{fusable ? rq->multipliers() : nullptr, false, rq ? rq->zero_point() : 0,
+                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()), n};
+  if (fusable) g.fused = &fused;
   QGemm(kernel, g, threads);
   return out;
 }
@@ -152,10 +156,9 @@ void Im2Col(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, uint8_t pad, 
 
 // The exact paths: per (image, group) the activations packed as panels, the weight rows as A,
 // tiles of [output channels × positions] handed to `store` as NCHW blocks.
-template <typename Store>
 void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedWeights& weights, const uint8_t* x,
               bool x_signed, int32_t zx, const std::vector<int32_t>& zw, const int32_t* bias, int64_t batch,
-              int64_t cin, int64_t cout, int64_t group, int threads, Store store) {
+              int64_t cin, int64_t cout, int64_t group, int threads, const Requantizer* rq, Tensor& y) {
   const int64_t cpg = cin / group, mpg = cout / group, positions = gm.out[0] * gm.out[1];
   PackedWeights panels;
   std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx));
@@ -165,8 +168,12 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
       PackIm2ColPanels(gm, x + (n * cin + g * cpg) * gm.in[0] * gm.in[1], cpg, x_signed, zx, kernel.nr, panels);
       const int64_t base = (n * cout + g * mpg) * positions;
       const TileSink sink = [&](const CTile& t) {
-        store(AccBlock{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld});
+        const AccBlock b{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld};
+        rq ? rq->Run(b, y) : StoreBlock(b, y);
       };
+      const bool fusable = rq && rq->Fusable(y.dtype());
+      const FusedRequant fused{fusable ? rq->multipliers() + g * mpg : nullptr, true, rq ? rq->zero_point() : 0,
+                               y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + base, positions};
       GemmProblem prob;
       prob.m = mpg;
       prob.a = rows.data.data();
@@ -179,6 +186,7 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
       prob.b_zero = zb.data();
       prob.row_bias = bias ? bias + g * mpg : nullptr;
       prob.sink = &sink;
+      prob.fused = fusable ? &fused : nullptr;
       prob.columns_outer = true;
       QGemm(kernel, prob, threads);
     }
@@ -235,7 +243,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   if (!kernel.pair_sat16) {
     ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias_t ? bias.data() : nullptr, batch,
-             cin, cout, group, threads, [&](const AccBlock& b) { rq ? rq->Run(b, y) : StoreBlock(b, y); });
+             cin, cout, group, threads, rq ? &*rq : nullptr, y);
     return out;
   }
   // VPMADDUBSW path: im2col straight into the microkernels' packed A form: row = output position, column =

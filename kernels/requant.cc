@@ -36,6 +36,7 @@ inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy,
 // 105593, a false positive); nothing of ours is uninitialized.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 template <typename T, bool kOne>
 __attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
   const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy - 1));

@@ -30,6 +30,11 @@ class Requantizer {
  public:
   Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy);
   void Run(const AccBlock& b, Tensor& y) const;
+  // Whether the float32/half-even fast path applies to outputs of type t: what the fused
+  // microkernels compute (kernels/gemm.h FusedRequant), with these multipliers and zero point.
+  bool Fusable(DType t) const { return fast_ && (t == DType::kUInt8 || t == DType::kInt8); }
+  const float* multipliers() const { return multiplier_.data(); }
+  int32_t zero_point() const { return zy_; }
 
  private:
   void RunGeneral(const AccBlock& b, Tensor& y) const;

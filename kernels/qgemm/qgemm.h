@@ -26,6 +26,27 @@ constexpr int kMaxMr = 8;
 using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                               int32_t* c, int64_t ldc);
 
+// An output stage fused into a microkernel, applied while the sums are still in registers:
+//   v[r][j] = c[r][j] + row_const[r] + col_term[j] + row_factor[r]·col_factor[j]   (mod 2^32)
+//   out[r·ldo + j] = clamp(round_half_even(clamp(float(v) · m, lo, hi)) + zy)   (8-bit)
+// with m = mult[r] (mult_per_row) or mult[j] — the same operations, in the same order, as the
+// driver's correction (kernels/gemm.cc) followed by Requantizer's float32/half-even rows.
+struct FusedOutput {
+  const int32_t* row_const;   // [mr]
+  const int32_t* row_factor;  // [mr], or nullptr
+  const int32_t* col_term;    // [cols], or nullptr
+  const int32_t* col_factor;  // [cols] (read only with row_factor)
+  const float* mult;
+  bool mult_per_row;
+  int32_t zy;
+  bool out_signed;
+  void* out;
+  int64_t ldo;
+  int cols;  // valid columns, ≤ nr
+};
+using QGemmFusedUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                   const FusedOutput& o);
+
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
@@ -33,6 +54,7 @@ struct QGemmKernel {
   bool pair_sat16;
   std::string_view declared_profile;  // what its host device claims by default
   QGemmUkernel ukernel;
+  QGemmFusedUkernel fused = nullptr;  // the same sums with the output stage fused, if the ISA has one
 };
 
 // Every kernel of this build, in registry.inc order (best last within an architecture).
@@ -44,5 +66,10 @@ const QGemmKernel* FindQGemmKernel(Isa isa);
   void name(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc);
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
+
+#if defined(__x86_64__)
+void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                         const FusedOutput& o);
+#endif
 
 }  // namespace qfarm::kernels

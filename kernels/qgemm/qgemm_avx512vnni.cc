@@ -10,8 +10,8 @@ namespace qfarm::kernels {
 namespace {
 
 template <int MR>
-void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc) {
-  __m512i lo[MR], hi[MR];
+inline __attribute__((always_inline)) void Accumulate(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                                      __m512i (&lo)[MR], __m512i (&hi)[MR]) {
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
   for (int64_t q = 0; q < k4; ++q) {
@@ -26,6 +26,12 @@ void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c
       hi[r] = _mm512_dpbusd_epi32(hi[r], x, w1);
     }
   }
+}
+
+template <int MR>
+void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c, int64_t ldc) {
+  __m512i lo[MR], hi[MR];
+  Accumulate<MR>(k4, a, lda, b, lo, hi);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_storeu_si512(c + r * ldc, lo[r]);
@@ -33,11 +39,68 @@ void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c
   }
 }
 
+// GCC 12 warns about the _mm512_undefined_* placeholders inside its own intrinsics (GCC bug
+// 105593, a false positive); nothing of ours is uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+// One 16-column half of a row: the correction and the float32/half-even requantization of
+// FusedOutput, lane for lane the operations of kernels/gemm.cc Correct and requant.cc Row.
+template <bool kSigned>
+inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mmask16 k, const FusedOutput& o,
+                                                  __m512 m) {
+  v = _mm512_add_epi32(v, _mm512_set1_epi32(o.row_const[r]));
+  if (o.col_term) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, o.col_term + j0));
+  if (o.row_factor) {
+    v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(o.row_factor[r]),
+                                               _mm512_maskz_loadu_epi32(k, o.col_factor + j0)));
+  }
+  constexpr int32_t qlo = kSigned ? -128 : 0, qhi = kSigned ? 127 : 255;
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), m);
+  f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(static_cast<float>(qlo - o.zy - 1))),
+                    _mm512_set1_ps(static_cast<float>(qhi - o.zy + 1)));
+  __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(o.zy));
+  q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qlo)), _mm512_set1_epi32(qhi));
+  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, q);
+}
+
+template <int MR, bool kSigned>
+void TileRequant(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, const FusedOutput& o) {
+  __m512i lo[MR], hi[MR];
+  Accumulate<MR>(k4, a, lda, b, lo, hi);
+  const __mmask16 klo = o.cols >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << o.cols) - 1);
+  const __mmask16 khi = o.cols >= 32 ? __mmask16{0xffff}
+                        : o.cols > 16 ? static_cast<__mmask16>((1u << (o.cols - 16)) - 1)
+                                      : __mmask16{0};
+  __m512 mlo = _mm512_setzero_ps(), mhi = _mm512_setzero_ps();
+  if (!o.mult_per_row) {
+    mlo = _mm512_maskz_loadu_ps(klo, o.mult);
+    mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    if (o.mult_per_row) mlo = mhi = _mm512_set1_ps(o.mult[r]);
+    Finish<kSigned>(lo[r], r, 0, klo, o, mlo);
+    if (khi) Finish<kSigned>(hi[r], r, 16, khi, o, mhi);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 }  // namespace
 
 void qgemm_u8s8_8x32__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda,
                                  const int8_t* b, int32_t* c, int64_t ldc) {
   DispatchRows(mr, [&](auto rows) { Tile<decltype(rows)::value>(k4, a, lda, b, c, ldc); });
+}
+
+void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                         const FusedOutput& o) {
+  DispatchRows(mr, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    o.out_signed ? TileRequant<R, true>(k4, a, lda, b, o) : TileRequant<R, false>(k4, a, lda, b, o);
+  });
 }
 
 }  // namespace qfarm::kernels

@@ -39,8 +39,17 @@ bool CpuHas(Isa isa) {
 }
 
 namespace {
+constexpr QGemmFusedUkernel FusedUkernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512Vnni) return qgemm_u8s8_8x32_requant__avx512vnni;
+#endif
+  (void)isa;
+  return nullptr;
+}
+
 const QGemmKernel kKernels[] = {
-#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) {#name, isa, nr, pair_sat16, profile, name},
+#define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) \
+  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa)},
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
 };

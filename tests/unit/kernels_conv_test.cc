@@ -55,9 +55,10 @@ class ConvTester {
     const int64_t nw = per_channel_ ? m_ : 1;
     Tensor zx = Tensor::Scalar(x_type_, static_cast<double>(rng() % 3 == 0 ? xlo : rng() % 3 == 0 ? xhi : pick(xlo, xhi)));
     Tensor zw(DType::kInt8, {nw}), sw(DType::kFloat32, {nw}), bias(DType::kInt32, {m_});
-    // Per-channel int8 weights are symmetric in ONNX (zero point 0); ConvInteger takes any.
+    // Per-channel int8 weights are symmetric in ONNX (zero point 0); a per-tensor zero point and
+    // ConvInteger's take any value (they reach the per-row correction terms of every path).
     for (int64_t i = 0; i < nw; ++i) {
-      zw.SetInt(i, integer_ ? static_cast<int64_t>(rng() % 256) - 128 : 0);
+      zw.SetInt(i, integer_ || !per_channel_ ? static_cast<int64_t>(rng() % 256) - 128 : 0);
       sw.SetDouble(i, 0.001 + (rng() % 1000) * 2e-5);
     }
     for (int64_t i = 0; i < m_; ++i) bias.SetInt(i, static_cast<int64_t>(rng() % 200001) - 100000);
