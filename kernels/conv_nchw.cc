@@ -1,5 +1,7 @@
 #include "kernels/conv_nchw.h"
 
+#include "kernels/parallel.h"
+
 #include <algorithm>
 #include <cstring>
 #if defined(__SSE2__)
@@ -42,9 +44,10 @@ void FillTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, 
 #define QFARM_VECTOR_CLONES
 #endif
 
-// sum[j] += (int8)(row[j] ^ flip), modulo 2^32.
+// sum[j] += (T)(row[j] ^ flip), modulo 2^32.
+template <typename T>
 QFARM_VECTOR_CLONES void AddRow(const uint8_t* row, uint8_t flip, int64_t n, uint32_t* sum) {
-  for (int64_t j = 0; j < n; ++j) sum[j] += static_cast<uint32_t>(int32_t{static_cast<int8_t>(row[j] ^ flip)});
+  for (int64_t j = 0; j < n; ++j) sum[j] += static_cast<uint32_t>(int32_t{static_cast<T>(row[j] ^ flip)});
 }
 
 // dst[4·j + i] = r[i][j] ^ flip for j < valid, 0 for valid ≤ j < n (and for a null row: a
@@ -88,7 +91,7 @@ WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k) {
 }
 
 void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
-                      PackedWeights& b) {
+                      PanelType type, bool sums, PackedWeights& b) {
   const int64_t kh = gm.kernel[0], kw = gm.kernel[1], taps = cpg * kh * kw, positions = gm.out[0] * gm.out[1];
   const int64_t panels = (positions + nr - 1) / nr;
   b.k = taps;
@@ -96,12 +99,13 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
   b.n = positions;
   b.nr = nr;
   b.data.resize(static_cast<size_t>(panels * b.k4 * nr * 4));
-  b.col_sum.assign(static_cast<size_t>(positions), 0);
-  const uint8_t flip = x_signed ? 0x00 : 0x80;  // uint8 x − 128 is x XOR 0x80 read as int8
+  b.col_sum.assign(sums ? static_cast<size_t>(positions) : 0, 0);
+  // uint8 x − 128 is x XOR 0x80 read as int8; int8 x + 128 is x XOR 0x80 read as uint8.
+  const uint8_t flip = x_signed == (type == PanelType::kU8) ? 0x80 : 0x00;
   // A tap whose row over all positions is its input plane itself (1×1 taps, centre taps of
   // padded stride-1 convolutions) is read in place; the others are gathered into `scratch`.
   const bool same_size = gm.out[0] == gm.in[0] && gm.out[1] == gm.in[1] && gm.stride[0] == 1 && gm.stride[1] == 1;
-  std::vector<uint8_t> scratch(static_cast<size_t>(4 * positions));
+  std::vector<uint8_t> scratch(static_cast<size_t>(same_size && kh * kw == 1 ? 0 : 4 * positions));
   uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data());
   for (int64_t q = 0; q < b.k4; ++q) {
     const uint8_t* r[4] = {nullptr, nullptr, nullptr, nullptr};
@@ -114,7 +118,8 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
         FillTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
         r[i] = row;
       }
-      AddRow(r[i], flip, positions, sum);
+      if (sums && type == PanelType::kS8) AddRow<int8_t>(r[i], flip, positions, sum);
+      if (sums && type == PanelType::kU8) AddRow<uint8_t>(r[i], flip, positions, sum);
     }
     for (int64_t panel = 0; panel < panels; ++panel) {
       const int64_t j0 = panel * nr;
@@ -124,6 +129,54 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
                   reinterpret_cast<uint8_t*>(b.data.data()) + (panel * b.k4 + q) * nr * 4);
     }
   }
+}
+
+WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
+  WeightRows p;
+  p.rows = rows;
+  p.k = k;
+  p.lda = (k + 3) / 4 * 4;
+  p.data.assign(static_cast<size_t>(rows * p.lda), 0);
+  p.row_sum.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    uint32_t sum = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      p.data[static_cast<size_t>(r * p.lda + i)] = static_cast<uint8_t>(w[r * k + i]);
+      sum += static_cast<uint32_t>(int32_t{w[r * k + i]});
+    }
+    p.row_sum[static_cast<size_t>(r)] = static_cast<int32_t>(sum);
+  }
+  return p;
+}
+
+void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
+  const WeightRows& w = *a.rows;
+  const bool zw_any = std::any_of(a.zw, a.zw + w.rows, [](int32_t z) { return z != 0; });
+  PackIm2ColPanels(*a.gm, a.x, a.cpg, a.x_signed, a.zx, a.kernel->nr, PanelType::kU8, zw_any, panels);
+  // Σ(w − zw)(x' − zx') = Σw·x' − zx'·Σw + K·zw·zx' + bias (per row) − zw·Σx' (per position).
+  const uint32_t zx = static_cast<uint32_t>(PanelZeroPoint(a.x_signed, a.zx, PanelType::kU8));
+  std::vector<int32_t> row_const(static_cast<size_t>(w.rows)), row_factor(static_cast<size_t>(w.rows));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint32_t zw = static_cast<uint32_t>(a.zw[r]);
+    uint32_t v = a.bias ? static_cast<uint32_t>(a.bias[r]) : 0u;
+    v += static_cast<uint32_t>(w.k) * zw * zx - zx * static_cast<uint32_t>(w.row_sum[static_cast<size_t>(r)]);
+    row_const[static_cast<size_t>(r)] = static_cast<int32_t>(v);
+    row_factor[static_cast<size_t>(r)] = static_cast<int32_t>(0u - zw);
+  }
+  const int64_t positions = panels.n, nr = panels.nr, npanels = (positions + nr - 1) / nr;
+  ParallelFor(npanels, a.threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t panel = begin; panel < end; ++panel) {
+      const int64_t n0 = panel * nr;
+      const uint8_t* b = reinterpret_cast<const uint8_t*>(panels.data.data()) + panel * panels.k4 * nr * 4;
+      for (int64_t m0 = 0; m0 < w.rows; m0 += kMaxMr) {
+        const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, w.rows - m0));
+        const FusedOutput o{row_const.data() + m0, zw_any ? row_factor.data() + m0 : nullptr, nullptr,
+                            zw_any ? panels.col_sum.data() + n0 : nullptr, a.mult + m0, true, a.zy, a.out_signed,
+                            a.out + m0 * positions + n0, positions, static_cast<int>(std::min(nr, positions - n0))};
+        a.kernel->fused_s8u8(mr, panels.k4, reinterpret_cast<const int8_t*>(w.data.data()) + m0 * w.lda, w.lda, b, o);
+      }
+    }
+  });
 }
 
 }  // namespace qfarm::kernels

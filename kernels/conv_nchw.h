@@ -29,10 +29,40 @@ WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k);
 
 // im2col of one image and group (x: cpg planes [H × W]) as panels of nr positions: B'[tap][pos]
 // (padding taps = zx), col_sum[pos] = Σ_tap B'. Reuses b's storage between calls.
+// kS8: B' = x − 128 for uint8 x, x for int8 (the u8·s8 kernels); kU8: B' = x + 128 for int8 x,
+// x for uint8 (the s8·u8 kernels), with col_sum only when `sums`.
+enum class PanelType { kS8, kU8 };
 void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
-                      PackedWeights& b);
+                      PanelType type, bool sums, PackedWeights& b);
 
 // The zero point of B' (what zx becomes after the offset).
-inline int32_t PanelZeroPoint(bool x_signed, int32_t zx) { return x_signed ? zx : zx - 128; }
+inline int32_t PanelZeroPoint(bool x_signed, int32_t zx, PanelType type) {
+  if (type == PanelType::kS8) return x_signed ? zx : zx - 128;
+  return x_signed ? zx + 128 : zx;
+}
+
+// Raw int8 weight rows (A of the s8·u8 kernels): [rows × lda], zeros after k; Σw per row.
+WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k);
+
+// A convolution of one image and group through a kernel's fused s8·u8 microkernel
+// (QGemmKernel::fused_s8u8): W·im2col(X), corrected and requantized (float32, half-even) into
+// out[channel·positions + position]. Threads split position panels.
+struct FusedConvArgs {
+  const ConvGeometry* gm;
+  const QGemmKernel* kernel;
+  const WeightRows* rows;  // PackWeightRowsRaw
+  const uint8_t* x;        // cpg planes
+  int64_t cpg;
+  bool x_signed;
+  int32_t zx;
+  const int32_t* zw;       // [rows]
+  const int32_t* bias;     // [rows] or nullptr
+  const float* mult;       // [rows]
+  int32_t zy;
+  bool out_signed;
+  uint8_t* out;
+  int threads;
+};
+void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels);
 
 }  // namespace qfarm::kernels

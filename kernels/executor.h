@@ -48,6 +48,7 @@ StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& prof
 struct PreparedWeights {
   std::vector<PackedWeights> groups;
   std::vector<WeightRows> rows;
+  std::vector<WeightRows> rows_raw;  // raw int8 rows too when the kernel has a fused s8·u8 form
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 

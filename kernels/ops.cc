@@ -161,12 +161,22 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
               int64_t cin, int64_t cout, int64_t group, int threads, const Requantizer* rq, Tensor& y) {
   const int64_t cpg = cin / group, mpg = cout / group, positions = gm.out[0] * gm.out[1];
   PackedWeights panels;
-  std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx));
+  std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx, PanelType::kS8));
+  const bool s8u8 = kernel.fused_s8u8 && rq && rq->Fusable(y.dtype()) && !weights.rows_raw.empty();
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t g = 0; g < group; ++g) {
-      const WeightRows& rows = weights.rows.at(static_cast<size_t>(g));
-      PackIm2ColPanels(gm, x + (n * cin + g * cpg) * gm.in[0] * gm.in[1], cpg, x_signed, zx, kernel.nr, panels);
+      const uint8_t* xg = x + (n * cin + g * cpg) * gm.in[0] * gm.in[1];
       const int64_t base = (n * cout + g * mpg) * positions;
+      if (s8u8) {
+        FusedConvS8U8({&gm, &kernel, &weights.rows_raw.at(static_cast<size_t>(g)), xg, cpg, x_signed, zx,
+                       zw.data() + g * mpg, bias ? bias + g * mpg : nullptr, rq->multipliers() + g * mpg,
+                       rq->zero_point(), y.dtype() == DType::kInt8,
+                       reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + base, threads},
+                      panels);
+        continue;
+      }
+      const WeightRows& rows = weights.rows.at(static_cast<size_t>(g));
+      PackIm2ColPanels(gm, xg, cpg, x_signed, zx, kernel.nr, PanelType::kS8, true, panels);
       const TileSink sink = [&](const CTile& t) {
         const AccBlock b{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld};
         rq ? rq->Run(b, y) : StoreBlock(b, y);
@@ -299,7 +309,10 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
   if (!kernel.pair_sat16) {
     if (IsDepthwise(node, w)) return prepared;
-    for (int64_t g = 0; g < group; ++g) prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps));
+    for (int64_t g = 0; g < group; ++g) {
+      prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps));
+      if (kernel.fused_s8u8) prepared.rows_raw.push_back(PackWeightRowsRaw(data.data() + g * mpg * taps, mpg, taps));
+    }
     return prepared;
   }
   for (int64_t g = 0; g < group; ++g) {

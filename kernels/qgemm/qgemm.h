@@ -46,6 +46,11 @@ struct FusedOutput {
 };
 using QGemmFusedUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o);
+// The same with the operands' types swapped: A s8 rows, B u8 panels (same packing). Serves
+// convolutions as W·im2col(X) with raw weights and raw uint8 activations: no offsets, so no
+// per-position sums unless a weight zero point is nonzero (kernels/conv_nchw.h).
+using QGemmFusedS8U8Ukernel = void (*)(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
+                                       const FusedOutput& o);
 
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
@@ -55,6 +60,7 @@ struct QGemmKernel {
   std::string_view declared_profile;  // what its host device claims by default
   QGemmUkernel ukernel;
   QGemmFusedUkernel fused = nullptr;  // the same sums with the output stage fused, if the ISA has one
+  QGemmFusedS8U8Ukernel fused_s8u8 = nullptr;
 };
 
 // Every kernel of this build, in registry.inc order (best last within an architecture).
@@ -69,6 +75,8 @@ const QGemmKernel* FindQGemmKernel(Isa isa);
 
 #if defined(__x86_64__)
 void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                         const FusedOutput& o);
+void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                          const FusedOutput& o);
 #endif
 

@@ -9,21 +9,25 @@
 namespace qfarm::kernels {
 namespace {
 
-template <int MR>
-inline __attribute__((always_inline)) void Accumulate(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+// kS8U8: A holds s8 rows and B u8 panels (VPDPBUSD's unsigned operand is then the panel);
+// otherwise A holds u8 rows and B s8 panels. Either way every product is exact.
+template <int MR, bool kS8U8 = false>
+inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a, int64_t lda, const void* b,
                                                       __m512i (&lo)[MR], __m512i (&hi)[MR]) {
+  const uint8_t* ab = static_cast<const uint8_t*>(a);
+  const uint8_t* bb = static_cast<const uint8_t*>(b);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
   for (int64_t q = 0; q < k4; ++q) {
-    const __m512i w0 = _mm512_loadu_si512(b + q * 128);
-    const __m512i w1 = _mm512_loadu_si512(b + q * 128 + 64);
+    const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
+    const __m512i w1 = _mm512_loadu_si512(bb + q * 128 + 64);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t a4;
-      __builtin_memcpy(&a4, a + r * lda + 4 * q, 4);
+      __builtin_memcpy(&a4, ab + r * lda + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(a4);
-      lo[r] = _mm512_dpbusd_epi32(lo[r], x, w0);
-      hi[r] = _mm512_dpbusd_epi32(hi[r], x, w1);
+      lo[r] = kS8U8 ? _mm512_dpbusd_epi32(lo[r], w0, x) : _mm512_dpbusd_epi32(lo[r], x, w0);
+      hi[r] = kS8U8 ? _mm512_dpbusd_epi32(hi[r], w1, x) : _mm512_dpbusd_epi32(hi[r], x, w1);
     }
   }
 }
@@ -46,7 +50,11 @@ void Tile(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 // One 16-column half of a row: the correction and the float32/half-even requantization of
-// FusedOutput, lane for lane the operations of kernels/gemm.cc Correct and requant.cc Row.
+// FusedOutput. Integer adds wrap as in kernels/gemm.cc Correct; CVTDQ2PS, MULPS and CVTPS2DQ
+// (half-even under the default MXCSR) are Requantizer's operations. The clamp differs in form
+// only: Requantizer clamps the float to [qlo − zy − 1, qhi − zy + 1] and the integer to
+// [qlo, qhi]; clamping the float to [qlo − zy, qhi − zy] (integers, exact in float) gives the
+// same byte, since a value rounding outside the range is clamped to its end either way.
 template <bool kSigned>
 inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mmask16 k, const FusedOutput& o,
                                                   __m512 m) {
@@ -58,17 +66,16 @@ inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mm
   }
   constexpr int32_t qlo = kSigned ? -128 : 0, qhi = kSigned ? 127 : 255;
   __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), m);
-  f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(static_cast<float>(qlo - o.zy - 1))),
-                    _mm512_set1_ps(static_cast<float>(qhi - o.zy + 1)));
-  __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(o.zy));
-  q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(qlo)), _mm512_set1_epi32(qhi));
+  f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(static_cast<float>(qlo - o.zy))),
+                    _mm512_set1_ps(static_cast<float>(qhi - o.zy)));
+  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(o.zy));
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, q);
 }
 
-template <int MR, bool kSigned>
-void TileRequant(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, const FusedOutput& o) {
+template <int MR, bool kSigned, bool kS8U8>
+void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   __m512i lo[MR], hi[MR];
-  Accumulate<MR>(k4, a, lda, b, lo, hi);
+  Accumulate<MR, kS8U8>(k4, a, lda, b, lo, hi);
   const __mmask16 klo = o.cols >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << o.cols) - 1);
   const __mmask16 khi = o.cols >= 32 ? __mmask16{0xffff}
                         : o.cols > 16 ? static_cast<__mmask16>((1u << (o.cols - 16)) - 1)
@@ -86,6 +93,14 @@ void TileRequant(int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, con
   }
 }
 
+template <bool kS8U8>
+void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  DispatchRows(mr, [&](auto rows) {
+    constexpr int R = decltype(rows)::value;
+    o.out_signed ? TileRequant<R, true, kS8U8>(k4, a, lda, b, o) : TileRequant<R, false, kS8U8>(k4, a, lda, b, o);
+  });
+}
+
 #pragma GCC diagnostic pop
 
 }  // namespace
@@ -97,10 +112,12 @@ void qgemm_u8s8_8x32__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t l
 
 void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                          const FusedOutput& o) {
-  DispatchRows(mr, [&](auto rows) {
-    constexpr int R = decltype(rows)::value;
-    o.out_signed ? TileRequant<R, true>(k4, a, lda, b, o) : TileRequant<R, false>(k4, a, lda, b, o);
-  });
+  Requant<false>(mr, k4, a, lda, b, o);
+}
+
+void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
+                                         const FusedOutput& o) {
+  Requant<true>(mr, k4, a, lda, b, o);
 }
 
 }  // namespace qfarm::kernels

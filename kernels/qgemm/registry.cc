@@ -47,9 +47,17 @@ constexpr QGemmFusedUkernel FusedUkernel(Isa isa) {
   return nullptr;
 }
 
+constexpr QGemmFusedS8U8Ukernel FusedS8U8Ukernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512Vnni) return qgemm_s8u8_8x32_requant__avx512vnni;
+#endif
+  (void)isa;
+  return nullptr;
+}
+
 const QGemmKernel kKernels[] = {
 #define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) \
-  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa)},
+  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa), FusedS8U8Ukernel(isa)},
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
 };
