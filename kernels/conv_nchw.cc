@@ -50,6 +50,29 @@ QFARM_VECTOR_CLONES void AddRow(const uint8_t* row, uint8_t flip, int64_t n, uin
   for (int64_t j = 0; j < n; ++j) sum[j] += static_cast<uint32_t>(int32_t{static_cast<T>(row[j] ^ flip)});
 }
 
+// FillTapRow for a stride-1 convolution whose output plane has the input's size: the tap's row
+// is the plane shifted by (dy, dx), so one copy plus the padded border instead of a copy per
+// output row.
+void FillShiftedTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, int64_t kx, uint8_t pad,
+                       uint8_t* row) {
+  const int64_t H = g.in[0], W = g.in[1];
+  const int64_t dy = ky * g.dilation[0] - g.pad_begin[0], dx = kx * g.dilation[1] - g.pad_begin[1];
+  const int64_t oy0 = std::clamp<int64_t>(-dy, 0, H), oy1 = std::clamp<int64_t>(H - dy, oy0, H);
+  const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(W, W - dx);  // inside columns
+  std::memset(row, pad, static_cast<size_t>(oy0 * W));
+  std::memset(row + oy1 * W, pad, static_cast<size_t>((H - oy1) * W));
+  if (oy0 >= oy1 || lo >= hi) {
+    std::memset(row + oy0 * W, pad, static_cast<size_t>((oy1 - oy0) * W));
+    return;
+  }
+  const int64_t first = oy0 * W + lo, last = (oy1 - 1) * W + hi;  // positions [first, last)
+  std::memcpy(row + first, x + c * H * W + first + dy * W + dx, static_cast<size_t>(last - first));
+  for (int64_t oy = oy0; oy < oy1; ++oy) {
+    std::memset(row + oy * W, pad, static_cast<size_t>(lo));
+    std::memset(row + oy * W + hi, pad, static_cast<size_t>(W - hi));
+  }
+}
+
 // dst[4·j + i] = r[i][j] ^ flip for j < valid, 0 for valid ≤ j < n (and for a null row: a
 // padded k).
 void Interleave4(const uint8_t* const r[4], uint8_t flip, int64_t valid, int64_t n, uint8_t* dst) {
@@ -115,7 +138,11 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
         r[i] = x + c * positions;
       } else {
         uint8_t* row = scratch.data() + i * positions;
-        FillTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
+        if (same_size) {
+          FillShiftedTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
+        } else {
+          FillTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
+        }
         r[i] = row;
       }
       if (sums && type == PanelType::kS8) AddRow<int8_t>(r[i], flip, positions, sum);

@@ -143,6 +143,13 @@ TEST(KernelsConv, GeometrySweepEqualsReference) {
   cases.push_back(ConvTester().Channels(12, 12).Image(7, 7).Group(12).Kernel(3, 3).Stride(2, 2).Pads(1, 1, 1, 1));  // depthwise
   cases.push_back(ConvTester().Channels(7, 14).Image(7, 7).Group(7).Kernel(3, 3).Pads(1, 1, 1, 1));  // multiplier 2
   cases.push_back(ConvTester().Channels(64, 64).Image(14, 14).Kernel(1, 1).Batch(2).PerChannel(true));  // large k
+  // Stride-1 "same" outputs (taps are shifted planes): asymmetric pads, dilation, planes smaller
+  // than the kernel, more positions than one panel, and int8 activations at the extremes.
+  cases.push_back(ConvTester().Channels(5, 9).Image(6, 7).Kernel(2, 4).Pads(1, 1, 0, 2).Signed(true));
+  cases.push_back(ConvTester().Channels(4, 3).Image(9, 8).Kernel(3, 3).Dilation(2).Pads(2, 1, 2, 3).Extremes(true));
+  cases.push_back(ConvTester().Channels(3, 4).Image(1, 1).Kernel(3, 3).Pads(1, 1, 1, 1));
+  cases.push_back(ConvTester().Channels(2, 3).Image(2, 1).Kernel(5, 5).Pads(2, 2, 2, 2).Signed(true).Extremes(true));
+  cases.push_back(ConvTester().Channels(9, 17).Image(13, 11).Kernel(3, 3).Pads(1, 1, 1, 1).Signed(true).Extremes(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
