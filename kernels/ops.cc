@@ -26,18 +26,28 @@ bool IsDepthwise(const Node& node, const Tensor& w) {
 bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
 
 std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
-  std::vector<int32_t> v(static_cast<size_t>(n), 0);
-  if (!t) return v;
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(t->numel() == 1 ? 0 : i));
+  if (!t) return std::vector<int32_t>(static_cast<size_t>(n), 0);
+  if (t->numel() == 1) return std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(t->GetInt(0)));
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(i));
   return v;
 }
 
-std::vector<RequantParams> MatMulRequantParams(const Profile& p, const std::vector<const Tensor*>& in, int64_t n) {
+// Requantization parameters of n output channels (scale s_w[i], or one s_w for all): each
+// distinct weight scale is formed once, as a runtime would at session creation.
+std::vector<RequantParams> ChannelRequantParams(const Profile& p, const std::vector<const Tensor*>& in, int64_t n) {
+  const float sx = static_cast<float>(in[1]->GetDouble(0)), sy = static_cast<float>(in[6]->GetDouble(0));
+  const Tensor& sw = *in[4];
+  if (sw.numel() == 1) {
+    return std::vector<RequantParams>(static_cast<size_t>(n), MakeRequantParams(p, sx, static_cast<float>(sw.GetDouble(0)), sy));
+  }
   std::vector<RequantParams> rp;
+  rp.reserve(static_cast<size_t>(n));
+  float previous = 0;
   for (int64_t j = 0; j < n; ++j) {
-    rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
-                                   static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : j)),
-                                   static_cast<float>(in[6]->GetDouble(0))));
+    const float s = static_cast<float>(sw.GetDouble(j));
+    rp.push_back(j > 0 && s == previous ? rp.back() : MakeRequantParams(p, sx, s, sy));
+    previous = s;
   }
   return rp;
 }
@@ -74,7 +84,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   g.b_zero = zw.data();
   // Each finished tile goes straight to the output: rows of C are rows of Y.
   std::optional<Requantizer> rq;
-  if (qlinear) rq.emplace(p, MatMulRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)));
+  if (qlinear) rq.emplace(p, ChannelRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)));
   Tensor& y = out[0];
   const TileSink sink = [&](const CTile& t) {
     const AccBlock block{t.data, t.rows, t.cols, t.n0, t.m0 * n + t.n0, n, 1, false, t.ld};
@@ -225,13 +235,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const std::vector<int32_t> zw = IntsOf(zw_t, cout), bias = IntsOf(bias_t, cout);
   std::optional<Requantizer> rq;
   if (qlinear) {
-    std::vector<RequantParams> rp;
-    for (int64_t m = 0; m < cout; ++m) {
-      rp.push_back(MakeRequantParams(p, static_cast<float>(in[1]->GetDouble(0)),
-                                     static_cast<float>(in[4]->GetDouble(in[4]->numel() == 1 ? 0 : m)),
-                                     static_cast<float>(in[6]->GetDouble(0))));
-    }
-    rq.emplace(p, std::move(rp), static_cast<int32_t>(in[7]->GetInt(0)));
+    rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)));
   }
   Tensor& y = out[0];
   if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {  // IsDepthwise

@@ -10,15 +10,22 @@ namespace qfarm::kernels {
 namespace {
 
 // kS8U8: A holds s8 rows and B u8 panels (VPDPBUSD's unsigned operand is then the panel);
-// otherwise A holds u8 rows and B s8 panels. Either way every product is exact.
+// otherwise A holds u8 rows and B s8 panels. Either way every product is exact. With one or two
+// rows a single chain per register would wait on VPDPBUSD's latency every k step, so those
+// tiles keep kChains partial sums (k steps round-robin) and add them at the end — integer adds,
+// so the total is the same in any order.
 template <int MR, bool kS8U8 = false>
 inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a, int64_t lda, const void* b,
                                                       __m512i (&lo)[MR], __m512i (&hi)[MR]) {
+  constexpr int kChains = MR <= 2 ? 4 : 1;
   const uint8_t* ab = static_cast<const uint8_t*>(a);
   const uint8_t* bb = static_cast<const uint8_t*>(b);
+  __m512i l[kChains][MR], h[kChains][MR];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
-  for (int64_t q = 0; q < k4; ++q) {
+  for (int c = 0; c < kChains; ++c)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) l[c][r] = h[c][r] = _mm512_setzero_si512();
+  auto step = [&](int c, int64_t q) __attribute__((always_inline)) {
     const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
     const __m512i w1 = _mm512_loadu_si512(bb + q * 128 + 64);
 #pragma GCC unroll 8
@@ -26,8 +33,24 @@ inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a,
       int32_t a4;
       __builtin_memcpy(&a4, ab + r * lda + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(a4);
-      lo[r] = kS8U8 ? _mm512_dpbusd_epi32(lo[r], w0, x) : _mm512_dpbusd_epi32(lo[r], x, w0);
-      hi[r] = kS8U8 ? _mm512_dpbusd_epi32(hi[r], w1, x) : _mm512_dpbusd_epi32(hi[r], x, w1);
+      l[c][r] = kS8U8 ? _mm512_dpbusd_epi32(l[c][r], w0, x) : _mm512_dpbusd_epi32(l[c][r], x, w0);
+      h[c][r] = kS8U8 ? _mm512_dpbusd_epi32(h[c][r], w1, x) : _mm512_dpbusd_epi32(h[c][r], x, w1);
+    }
+  };
+  int64_t q = 0;
+  for (; q + kChains <= k4; q += kChains) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kChains; ++c) step(c, q + c);
+  }
+  for (; q < k4; ++q) step(0, q);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    lo[r] = l[0][r];
+    hi[r] = h[0][r];
+#pragma GCC unroll 4
+    for (int c = 1; c < kChains; ++c) {
+      lo[r] = _mm512_add_epi32(lo[r], l[c][r]);
+      hi[r] = _mm512_add_epi32(hi[r], h[c][r]);
     }
   }
 }
