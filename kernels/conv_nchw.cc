@@ -7,6 +7,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace qfarm::kernels {
 namespace {
@@ -73,10 +76,40 @@ void FillShiftedTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64
   }
 }
 
+#if defined(__x86_64__)
+// Interleave4 of 32 positions with all four rows present: AVX2 unpacks work within 128-bit
+// lanes, so the four results hold positions (0–3 | 16–19), (4–7 | 20–23), (8–11 | 24–27) and
+// (12–15 | 28–31), and VPERM2I128 puts the halves back in order.
+__attribute__((target("avx2"))) void Interleave32Avx2(const uint8_t* const r[4], uint8_t flip, uint8_t* dst) {
+  const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
+  __m256i a[4];
+  for (int i = 0; i < 4; ++i) a[i] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[i])), f);
+  const __m256i a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+  const __m256i lo01 = _mm256_unpacklo_epi8(a0, a1), hi01 = _mm256_unpackhi_epi8(a0, a1);
+  const __m256i lo23 = _mm256_unpacklo_epi8(a2, a3), hi23 = _mm256_unpackhi_epi8(a2, a3);
+  const __m256i v0 = _mm256_unpacklo_epi16(lo01, lo23), v1 = _mm256_unpackhi_epi16(lo01, lo23);
+  const __m256i v2 = _mm256_unpacklo_epi16(hi01, hi23), v3 = _mm256_unpackhi_epi16(hi01, hi23);
+  __m256i* out = reinterpret_cast<__m256i*>(dst);
+  _mm256_storeu_si256(out, _mm256_permute2x128_si256(v0, v1, 0x20));
+  _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(v2, v3, 0x20));
+  _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(v0, v1, 0x31));
+  _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(v2, v3, 0x31));
+}
+#endif
+
 // dst[4·j + i] = r[i][j] ^ flip for j < valid, 0 for valid ≤ j < n (and for a null row: a
 // padded k).
 void Interleave4(const uint8_t* const r[4], uint8_t flip, int64_t valid, int64_t n, uint8_t* dst) {
   int64_t j = 0;
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && r[0] && r[1] && r[2] && r[3]) {
+    for (; j + 32 <= valid; j += 32) {
+      const uint8_t* const rj[4] = {r[0] + j, r[1] + j, r[2] + j, r[3] + j};
+      Interleave32Avx2(rj, flip, dst + 4 * j);
+    }
+  }
+#endif
 #if defined(__SSE2__)
   if (r[0] && r[1] && r[2] && r[3]) {
     const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
