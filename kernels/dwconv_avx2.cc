@@ -1,8 +1,43 @@
-// The depthwise loops compiled with -mavx2 (VPMULLD/VPADDD on eight int32 lanes).
+// The depthwise loops compiled with -mavx2: the direct 3×3 / 5×5 stride-1 plane loop on ymm
+// (VPMADDWD, 16 outputs per kernel-row step) and, for every other shape, the portable loops
+// (which the compiler vectorizes with VPMULLD/VPADDD on eight int32 lanes).
+#include <immintrin.h>
+
+#include "kernels/dwconv_direct.h"
 #include "kernels/dwconv_impl.h"
 
 namespace qfarm::kernels {
+namespace {
 
-void DepthwiseConvAvx2(const DwConvArgs& a) { DepthwiseConvImpl(a); }
+struct Ymm {
+  using Reg = __m256i;
+  static constexpr int kLanes = 8;
+  static Reg Load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Reg Set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static Reg Madd(Reg a, Reg b) { return _mm256_madd_epi16(a, b); }
+  static Reg Add(Reg a, Reg b) { return _mm256_add_epi32(a, b); }
+  // even = e0..e7, odd = o0..o7 → e0 o0 e1 o1 … e7 o7; the unpacks interleave within 128-bit
+  // halves, the cross-half permutes put the halves in order.
+  static void StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) {
+    const Reg lo = _mm256_unpacklo_epi32(even, odd), hi = _mm256_unpackhi_epi32(even, odd);
+    const Reg first = _mm256_permute2x128_si256(lo, hi, 0x20), second = _mm256_permute2x128_si256(lo, hi, 0x31);
+    if (n >= 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), first);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8), second);
+      return;
+    }
+    alignas(32) int32_t tmp[16];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), first);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8), second);
+    std::memcpy(dst, tmp, static_cast<size_t>(n) * 4);
+  }
+};
+
+}  // namespace
+
+void DepthwiseConvAvx2(const DwConvArgs& a) {
+  if (DirectEligible(*a.g)) return DirectDepthwise<Ymm>(a);
+  DepthwiseConvImpl(a);
+}
 
 }  // namespace qfarm::kernels

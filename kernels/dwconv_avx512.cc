@@ -1,0 +1,43 @@
+// The depthwise loops compiled with -mavx512f -mavx512bw: the direct 3×3 / 5×5 stride-1 plane
+// loop on zmm (VPMADDWD, 32 outputs per kernel-row step, masked stores for row tails) and, for
+// every other shape, the portable loops built with these flags.
+#include <immintrin.h>
+
+#include "kernels/dwconv_direct.h"
+#include "kernels/dwconv_impl.h"
+
+namespace qfarm::kernels {
+namespace {
+
+struct Zmm {
+  using Reg = __m512i;
+  static constexpr int kLanes = 16;
+  static Reg Load(const int16_t* p) { return _mm512_loadu_si512(p); }
+  static Reg Set1(int32_t v) { return _mm512_set1_epi32(v); }
+  static Reg Madd(Reg a, Reg b) { return _mm512_madd_epi16(a, b); }
+  static Reg Add(Reg a, Reg b) { return _mm512_add_epi32(a, b); }
+  // even = e0..e15, odd = o0..o15 → e0 o0 e1 o1 … e15 o15 (VPERMT2D picks from both).
+  static void StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) {
+    const Reg idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const Reg idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const Reg first = _mm512_permutex2var_epi32(even, idx_lo, odd);
+    const Reg second = _mm512_permutex2var_epi32(even, idx_hi, odd);
+    if (n >= 32) {
+      _mm512_storeu_si512(dst, first);
+      _mm512_storeu_si512(dst + 16, second);
+      return;
+    }
+    const uint32_t m = (uint32_t{1} << n) - 1;  // n < 32
+    _mm512_mask_storeu_epi32(dst, static_cast<__mmask16>(m), first);
+    _mm512_mask_storeu_epi32(dst + 16, static_cast<__mmask16>(m >> 16), second);
+  }
+};
+
+}  // namespace
+
+void DepthwiseConvAvx512(const DwConvArgs& a) {
+  if (DirectEligible(*a.g)) return DirectDepthwise<Zmm>(a);
+  DepthwiseConvImpl(a);
+}
+
+}  // namespace qfarm::kernels

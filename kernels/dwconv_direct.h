@@ -1,0 +1,138 @@
+// The direct depthwise plane loop for K×K kernels (K = 3 or 5), stride 1, dilation 1, any
+// padding, written once over a vector-traits type V and included by dwconv_avx2.cc (ymm) and
+// dwconv_avx512.cc (zmm): internal linkage, so each file keeps its own copy built with its flags.
+//
+// Each plane becomes int16 rows of x − zx with the padding as zeros (padding with the zero point
+// contributes (zx − zx)·w = 0, exactly what the contract's skipped taps contribute), so every
+// output has all K×K taps and the loop has no bounds checks. An int32 lane of an int16 row read
+// at element offset o holds the pair (r[o + 2i], r[o + 2i + 1]); VPMADDWD with the broadcast
+// weight pair (w0, w1) gives r[2i]·w0 + r[2i+1]·w1, the first two taps of output 2i. Offsets
+// 0, 2, 4 with the pairs (w0,w1), (w2,w3), (w4,0) cover a kernel row for the even outputs, the
+// same offsets + 1 the odd ones; even and odd lanes are interleaved when stored. V provides:
+//   Reg, kLanes (int32 lanes), Load(const int16_t*), Set1(int32_t), Madd (VPMADDWD), Add,
+//   StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) (first n of the 2·kLanes).
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/dwconv.h"
+
+namespace qfarm::kernels {
+namespace {
+
+bool DirectEligible(const ConvGeometry& g) {
+  const int64_t k = g.kernel[0];
+  return (k == 3 || k == 5) && g.kernel[1] == k && g.stride[0] == 1 && g.stride[1] == 1 && g.dilation[0] == 1 &&
+         g.dilation[1] == 1 && g.out[0] > 0 && g.out[1] > 0;
+}
+
+// Rows at least this long are computed row by row straight into the output; shorter ones as one
+// flat run over the whole padded plane (the pad columns give garbage outputs, dropped when the
+// rows are copied out), so small planes fill whole vectors instead of a row each.
+constexpr int64_t kFlatBelowWidth = 24;
+
+// Per-call buffers, reused across the planes of one thread.
+struct DirectScratch {
+  std::vector<int16_t> padded;  // (OH + K − 1) rows of OW + K − 1, then slack for the last loads
+  std::vector<int32_t> flat;    // the flat run's outputs, OH rows of OW + K − 1, rounded up
+};
+
+// Padded row r, column j holds x[r − pad_top][j − pad_left] − zx, or 0 outside the image.
+template <typename T>
+void PadPlane(const ConvGeometry& g, int64_t K, const T* x, int32_t zx, int16_t* padded) {
+  const int64_t rs = g.out[1] + K - 1, rows = g.out[0] + K - 1;
+  const int64_t pl = g.pad_begin[1], iw = g.in[1];
+  const int64_t j0 = std::clamp<int64_t>(pl, 0, rs), j1 = std::clamp<int64_t>(pl + iw, j0, rs);
+  for (int64_t r = 0; r < rows; ++r) {
+    int16_t* row = padded + r * rs;
+    const int64_t iy = r - g.pad_begin[0];
+    if (iy < 0 || iy >= g.in[0]) {
+      std::fill(row, row + rs, int16_t{0});
+      continue;
+    }
+    const T* xr = x + iy * iw - pl;
+    std::fill(row, row + j0, int16_t{0});
+    for (int64_t j = j0; j < j1; ++j) row[j] = static_cast<int16_t>(static_cast<int32_t>(xr[j]) - zx);
+    std::fill(row + j1, row + rs, int16_t{0});
+  }
+}
+
+// 2·kLanes consecutive outputs whose K×K windows start at src (rows rs apart).
+template <typename V, int K>
+inline void Chunk(const int16_t* src, int64_t rs, const typename V::Reg (&wp)[K][(K + 1) / 2],
+                  typename V::Reg bias, int32_t* dst, int64_t n) {
+  typename V::Reg even = bias, odd = bias;
+  for (int ky = 0; ky < K; ++ky) {
+    const int16_t* r = src + ky * rs;
+    for (int j = 0; j < (K + 1) / 2; ++j) {
+      even = V::Add(even, V::Madd(V::Load(r + 2 * j), wp[ky][j]));
+      odd = V::Add(odd, V::Madd(V::Load(r + 2 * j + 1), wp[ky][j]));
+    }
+  }
+  V::StoreInterleaved(dst, even, odd, n);
+}
+
+// Broadcast weight pairs (w[2j] − zw, w[2j+1] − zw) per kernel row, the odd tap past K being 0.
+template <typename V, int K>
+void WeightPairs(const int8_t* w, int32_t zw, typename V::Reg (&wp)[K][(K + 1) / 2]) {
+  for (int ky = 0; ky < K; ++ky) {
+    for (int j = 0; j < (K + 1) / 2; ++j) {
+      const uint32_t lo = static_cast<uint16_t>(int32_t{w[ky * K + 2 * j]} - zw);
+      const uint32_t hi = 2 * j + 1 < K ? static_cast<uint16_t>(int32_t{w[ky * K + 2 * j + 1]} - zw) : 0u;
+      wp[ky][j] = V::Set1(static_cast<int32_t>(lo | hi << 16));
+    }
+  }
+}
+
+template <typename V, int K, typename T>
+void DirectPlane(const ConvGeometry& g, const T* x, int32_t zx, const int8_t* w, int32_t zw, int32_t bias,
+                 int32_t* out, DirectScratch& s) {
+  constexpr int64_t kChunk = 2 * V::kLanes;
+  const int64_t oh = g.out[0], ow = g.out[1], rs = ow + K - 1;
+  PadPlane<T>(g, K, x, zx, s.padded.data());
+  typename V::Reg wp[K][(K + 1) / 2];
+  WeightPairs<V, K>(w, zw, wp);
+  const typename V::Reg b = V::Set1(bias);
+  if (ow >= kFlatBelowWidth) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ox += kChunk) {
+        Chunk<V, K>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, std::min(kChunk, ow - ox));
+      }
+    }
+    return;
+  }
+  for (int64_t f = 0; f < oh * rs; f += kChunk) Chunk<V, K>(s.padded.data() + f, rs, wp, b, s.flat.data() + f, kChunk);
+  for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(out + oy * ow, s.flat.data() + oy * rs, static_cast<size_t>(ow) * 4);
+}
+
+template <typename V, int K, typename T>
+void DirectAllPlanes(const DwConvArgs& a) {
+  constexpr int64_t kChunk = 2 * V::kLanes;
+  const ConvGeometry& g = *a.g;
+  const int64_t rs = g.out[1] + K - 1, in_plane = g.in[0] * g.in[1], out_plane = g.out[0] * g.out[1];
+  DirectScratch s;
+  // The last chunk may read up to kChunk + K outputs' worth past the last row start it covers.
+  s.padded.assign(static_cast<size_t>((g.out[0] + K - 1) * rs + 2 * kChunk + 2 * K), 0);
+  s.flat.resize(static_cast<size_t>((g.out[0] * rs + kChunk - 1) / kChunk * kChunk));
+  const T* x = static_cast<const T*>(a.x);
+  for (int64_t c = 0; c < a.channels; ++c) {
+    DirectPlane<V, K, T>(g, x + c * in_plane, a.zx, a.w + c * K * K, a.zw ? a.zw[c] : 0, a.bias ? a.bias[c] : 0,
+                         a.acc + c * out_plane, s);
+  }
+}
+
+// The direct loop for an eligible geometry (DirectEligible), any input type.
+template <typename V>
+void DirectDepthwise(const DwConvArgs& a) {
+  const bool k3 = a.g->kernel[0] == 3;
+  if (a.x_signed) {
+    k3 ? DirectAllPlanes<V, 3, int8_t>(a) : DirectAllPlanes<V, 5, int8_t>(a);
+  } else {
+    k3 ? DirectAllPlanes<V, 3, uint8_t>(a) : DirectAllPlanes<V, 5, uint8_t>(a);
+  }
+}
+
+}  // namespace
+}  // namespace qfarm::kernels
