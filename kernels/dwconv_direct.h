@@ -9,8 +9,10 @@
 // weight pair (w0, w1) gives r[2i]·w0 + r[2i+1]·w1, the first two taps of output 2i. Offsets
 // 0, 2, 4 with the pairs (w0,w1), (w2,w3), (w4,0) cover a kernel row for the even outputs, the
 // same offsets + 1 the odd ones; even and odd lanes are interleaved when stored. V provides:
-//   Reg, kLanes (int32 lanes), Load(const int16_t*), Set1(int32_t), Madd (VPMADDWD), Add,
-//   StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) (first n of the 2·kLanes).
+//   Reg, kLanes (int32 lanes), kRows (output rows per block, as registers allow), Load(const int16_t*), Set1(int32_t), Madd (VPMADDWD), Add,
+//   StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) (first n of the 2·kLanes),
+//   WidenRow<T>(const T* src, int64_t n, int32_t zx, int16_t* dst) (dst[j] = src[j] − zx, j < n,
+//   touching nothing past src[n − 1] or dst[n − 1]).
 #pragma once
 
 #include <algorithm>
@@ -39,39 +41,46 @@ struct DirectScratch {
   std::vector<int32_t> flat;    // the flat run's outputs, OH rows of OW + K − 1, rounded up
 };
 
-// Padded row r, column j holds x[r − pad_top][j − pad_left] − zx, or 0 outside the image.
-template <typename T>
+// Padded row r, column j holds x[r − pad_top][j − pad_left] − zx, or 0 outside the image. Only
+// the image part is written: the zeros sit at the same places in every plane, so the caller
+// clears the buffer once.
+template <typename V, typename T>
 void PadPlane(const ConvGeometry& g, int64_t K, const T* x, int32_t zx, int16_t* padded) {
   const int64_t rs = g.out[1] + K - 1, rows = g.out[0] + K - 1;
-  const int64_t pl = g.pad_begin[1], iw = g.in[1];
+  const int64_t pt = g.pad_begin[0], pl = g.pad_begin[1], iw = g.in[1];
   const int64_t j0 = std::clamp<int64_t>(pl, 0, rs), j1 = std::clamp<int64_t>(pl + iw, j0, rs);
-  for (int64_t r = 0; r < rows; ++r) {
-    int16_t* row = padded + r * rs;
-    const int64_t iy = r - g.pad_begin[0];
-    if (iy < 0 || iy >= g.in[0]) {
-      std::fill(row, row + rs, int16_t{0});
-      continue;
-    }
-    const T* xr = x + iy * iw - pl;
-    std::fill(row, row + j0, int16_t{0});
-    for (int64_t j = j0; j < j1; ++j) row[j] = static_cast<int16_t>(static_cast<int32_t>(xr[j]) - zx);
-    std::fill(row + j1, row + rs, int16_t{0});
+  const int64_t iy0 = std::max<int64_t>(0, -pt), iy1 = std::min<int64_t>(g.in[0], rows - pt);
+  for (int64_t iy = iy0; iy < iy1; ++iy) {
+    V::template WidenRow<T>(x + iy * iw + (j0 - pl), j1 - j0, zx, padded + (iy + pt) * rs + j0);
   }
 }
 
-// 2·kLanes consecutive outputs whose K×K windows start at src (rows rs apart).
-template <typename V, int K>
-inline void Chunk(const int16_t* src, int64_t rs, const typename V::Reg (&wp)[K][(K + 1) / 2],
-                  typename V::Reg bias, int32_t* dst, int64_t n) {
-  typename V::Reg even = bias, odd = bias;
-  for (int ky = 0; ky < K; ++ky) {
-    const int16_t* r = src + ky * rs;
+// R output rows of 2·kLanes consecutive outputs each; row o's K×K windows start at src + o·rs.
+// Each input row is loaded once and feeds every output row of the block it belongs to, which
+// cuts the (mostly cache-line-splitting) loads per output by (R + K − 1) / (R·K).
+template <typename V, int K, int R>
+inline void Block(const int16_t* src, int64_t rs, const typename V::Reg (&wp)[K][(K + 1) / 2],
+                  typename V::Reg bias, int32_t* dst, int64_t dst_stride, int64_t n) {
+  typename V::Reg even[R], odd[R];
+#pragma GCC unroll 8
+  for (int o = 0; o < R; ++o) even[o] = odd[o] = bias;
+#pragma GCC unroll 16
+  for (int ir = 0; ir < R + K - 1; ++ir) {
+    const int16_t* r = src + ir * rs;
+#pragma GCC unroll 4
     for (int j = 0; j < (K + 1) / 2; ++j) {
-      even = V::Add(even, V::Madd(V::Load(r + 2 * j), wp[ky][j]));
-      odd = V::Add(odd, V::Madd(V::Load(r + 2 * j + 1), wp[ky][j]));
+      const typename V::Reg at_even = V::Load(r + 2 * j), at_odd = V::Load(r + 2 * j + 1);
+#pragma GCC unroll 8
+      for (int o = 0; o < R; ++o) {
+        const int ky = ir - o;
+        if (ky < 0 || ky >= K) continue;
+        even[o] = V::Add(even[o], V::Madd(at_even, wp[ky][j]));
+        odd[o] = V::Add(odd[o], V::Madd(at_odd, wp[ky][j]));
+      }
     }
   }
-  V::StoreInterleaved(dst, even, odd, n);
+#pragma GCC unroll 8
+  for (int o = 0; o < R; ++o) V::StoreInterleaved(dst + o * dst_stride, even[o], odd[o], n);
 }
 
 // Broadcast weight pairs (w[2j] − zw, w[2j+1] − zw) per kernel row, the odd tap past K being 0.
@@ -91,19 +100,27 @@ void DirectPlane(const ConvGeometry& g, const T* x, int32_t zx, const int8_t* w,
                  int32_t* out, DirectScratch& s) {
   constexpr int64_t kChunk = 2 * V::kLanes;
   const int64_t oh = g.out[0], ow = g.out[1], rs = ow + K - 1;
-  PadPlane<T>(g, K, x, zx, s.padded.data());
+  PadPlane<V, T>(g, K, x, zx, s.padded.data());
   typename V::Reg wp[K][(K + 1) / 2];
   WeightPairs<V, K>(w, zw, wp);
   const typename V::Reg b = V::Set1(bias);
   if (ow >= kFlatBelowWidth) {
-    for (int64_t oy = 0; oy < oh; ++oy) {
+    int64_t oy = 0;
+    for (; oy + V::kRows <= oh; oy += V::kRows) {
       for (int64_t ox = 0; ox < ow; ox += kChunk) {
-        Chunk<V, K>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, std::min(kChunk, ow - ox));
+        Block<V, K, V::kRows>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
+      }
+    }
+    for (; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ox += kChunk) {
+        Block<V, K, 1>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
       }
     }
     return;
   }
-  for (int64_t f = 0; f < oh * rs; f += kChunk) Chunk<V, K>(s.padded.data() + f, rs, wp, b, s.flat.data() + f, kChunk);
+  for (int64_t f = 0; f < oh * rs; f += kChunk) {
+    Block<V, K, 1>(s.padded.data() + f, rs, wp, b, s.flat.data() + f, 0, kChunk);
+  }
   for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(out + oy * ow, s.flat.data() + oy * rs, static_cast<size_t>(ow) * 4);
 }
 
