@@ -15,6 +15,7 @@ struct Ymm {
   using Reg = __m256i;
   static constexpr int kLanes = 8;
   static constexpr int kRows = 2;
+  static constexpr bool kCompress = false;  // no VPCOMPRESSD: flat runs are copied out by rows
   static Reg Load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static Reg Set1(int32_t v) { return _mm256_set1_epi32(v); }
   static Reg Madd(Reg a, Reg b) { return _mm256_madd_epi16(a, b); }
@@ -30,6 +31,7 @@ struct Ymm {
     }
     for (; j < n; ++j) dst[j] = static_cast<int16_t>(static_cast<int32_t>(src[j]) - zx);
   }
+  static void StoreCompressed(int32_t*, Reg, Reg, uint32_t, int64_t) {}  // never called
   // even = e0..e7, odd = o0..o7 → e0 o0 e1 o1 … e7 o7; the unpacks interleave within 128-bit
   // halves, the cross-half permutes put the halves in order.
   static void StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) {

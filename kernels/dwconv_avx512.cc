@@ -3,6 +3,7 @@
 // every other shape, the portable loops built with these flags.
 #include <immintrin.h>
 
+#include <bit>
 #include <type_traits>
 
 #include "kernels/dwconv_direct.h"
@@ -50,6 +51,28 @@ struct Zmm {
     const uint32_t m = (uint32_t{1} << n) - 1;  // n < 32
     _mm512_mask_storeu_epi32(dst, static_cast<__mmask16>(m), first);
     _mm512_mask_storeu_epi32(dst + 16, static_cast<__mmask16>(m >> 16), second);
+  }
+  static constexpr bool kCompress = true;
+  // VPCOMPRESSD in its register form (the memory form is microcoded and slow on AMD); plain
+  // stores while a whole vector fits in the plane: the garbage past the packed outputs is
+  // overwritten by the next chunk's.
+  static void StoreCompressed(int32_t* dst, Reg even, Reg odd, uint32_t keep, int64_t room) {
+    const Reg idx_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const Reg idx_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __mmask16 k0 = static_cast<__mmask16>(keep), k1 = static_cast<__mmask16>(keep >> 16);
+    const Reg first = _mm512_maskz_compress_epi32(k0, _mm512_permutex2var_epi32(even, idx_lo, odd));
+    const Reg second = _mm512_maskz_compress_epi32(k1, _mm512_permutex2var_epi32(even, idx_hi, odd));
+    const int n0 = std::popcount(static_cast<uint32_t>(k0)), n1 = std::popcount(static_cast<uint32_t>(k1));
+    if (16 <= room) {
+      _mm512_storeu_si512(dst, first);
+    } else {
+      _mm512_mask_storeu_epi32(dst, static_cast<__mmask16>((1u << n0) - 1), first);
+    }
+    if (n0 + 16 <= room) {
+      _mm512_storeu_si512(dst + n0, second);
+    } else {
+      _mm512_mask_storeu_epi32(dst + n0, static_cast<__mmask16>((1u << n1) - 1), second);
+    }
   }
 };
 

@@ -12,10 +12,14 @@
 //   Reg, kLanes (int32 lanes), kRows (output rows per block, as registers allow), Load(const int16_t*), Set1(int32_t), Madd (VPMADDWD), Add,
 //   StoreInterleaved(int32_t* dst, Reg even, Reg odd, int64_t n) (first n of the 2·kLanes),
 //   WidenRow<T>(const T* src, int64_t n, int32_t zx, int16_t* dst) (dst[j] = src[j] − zx, j < n,
-//   touching nothing past src[n − 1] or dst[n − 1]).
+//   touching nothing past src[n − 1] or dst[n − 1]),
+//   kCompress and, if true, StoreCompressed(int32_t* dst, Reg even, Reg odd, uint32_t keep,
+//   int64_t room): the interleaved outputs whose keep bit is set, packed, room ≥ their count
+//   (and nothing written at or past dst[room]).
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -39,6 +43,8 @@ constexpr int64_t kFlatBelowWidth = 24;
 struct DirectScratch {
   std::vector<int16_t> padded;  // (OH + K − 1) rows of OW + K − 1, then slack for the last loads
   std::vector<int32_t> flat;    // the flat run's outputs, OH rows of OW + K − 1, rounded up
+  std::vector<uint32_t> keep;   // per flat chunk: which outputs are real (V::kCompress)
+  std::vector<int64_t> keep_at;  // per flat chunk: where its first real output goes
 };
 
 // Padded row r, column j holds x[r − pad_top][j − pad_left] − zx, or 0 outside the image. Only
@@ -58,9 +64,11 @@ void PadPlane(const ConvGeometry& g, int64_t K, const T* x, int32_t zx, int16_t*
 // R output rows of 2·kLanes consecutive outputs each; row o's K×K windows start at src + o·rs.
 // Each input row is loaded once and feeds every output row of the block it belongs to, which
 // cuts the (mostly cache-line-splitting) loads per output by (R + K − 1) / (R·K).
-template <typename V, int K, int R>
+// Row o's outputs go to dst + o·dst_stride, the first n of them; or, with kPack (R = 1), those
+// whose `keep` bit is set go packed to dst, n being the room there (V::StoreCompressed).
+template <typename V, int K, int R, bool kPack = false>
 inline void Block(const int16_t* src, int64_t rs, const typename V::Reg (&wp)[K][(K + 1) / 2],
-                  typename V::Reg bias, int32_t* dst, int64_t dst_stride, int64_t n) {
+                  typename V::Reg bias, int32_t* dst, int64_t dst_stride, int64_t n, uint32_t keep = 0) {
   typename V::Reg even[R], odd[R];
 #pragma GCC unroll 8
   for (int o = 0; o < R; ++o) even[o] = odd[o] = bias;
@@ -80,7 +88,13 @@ inline void Block(const int16_t* src, int64_t rs, const typename V::Reg (&wp)[K]
     }
   }
 #pragma GCC unroll 8
-  for (int o = 0; o < R; ++o) V::StoreInterleaved(dst + o * dst_stride, even[o], odd[o], n);
+  for (int o = 0; o < R; ++o) {
+    if constexpr (kPack) {
+      V::StoreCompressed(dst, even[o], odd[o], keep, n);
+    } else {
+      V::StoreInterleaved(dst + o * dst_stride, even[o], odd[o], n);
+    }
+  }
 }
 
 // Broadcast weight pairs (w[2j] − zw, w[2j+1] − zw) per kernel row, the odd tap past K being 0.
@@ -95,33 +109,71 @@ void WeightPairs(const int8_t* w, int32_t zw, typename V::Reg (&wp)[K][(K + 1) /
   }
 }
 
+// One flat run over the padded plane; the pad columns' outputs are dropped either by compressing
+// each chunk with its precomputed keep mask (V::kCompress) or by copying the rows out.
+template <typename V, int K>
+[[gnu::noinline]] void FlatPlane(const ConvGeometry& g, DirectScratch& s, const int8_t* w, int32_t zw, int32_t bias, int32_t* out) {
+  // Weights built here, in locals the compiler keeps in registers (a caller's array of vector
+  // type may alias the output, so it would be reloaded after every store).
+  typename V::Reg wp[K][(K + 1) / 2];
+  WeightPairs<V, K>(w, zw, wp);
+  const typename V::Reg b = V::Set1(bias);
+
+  constexpr int64_t kChunk = 2 * V::kLanes;
+  const int64_t oh = g.out[0], ow = g.out[1], rs = ow + K - 1, out_plane = oh * ow;
+  if constexpr (V::kCompress) {
+    for (size_t k = 0; k < s.keep.size(); ++k) {
+      const int64_t at = s.keep_at[k];
+      Block<V, K, 1, true>(s.padded.data() + k * kChunk, rs, wp, b, out + at, 0, out_plane - at, s.keep[k]);
+    }
+  } else {
+    for (int64_t f = 0; f < oh * rs; f += kChunk) {
+      Block<V, K, 1>(s.padded.data() + f, rs, wp, b, s.flat.data() + f, 0, kChunk);
+    }
+    for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(out + oy * ow, s.flat.data() + oy * rs, static_cast<size_t>(ow) * 4);
+  }
+}
+
+// Which outputs of each flat chunk are real (column < OW), and where the first one goes.
+void FlatKeepMasks(const ConvGeometry& g, int64_t K, int64_t chunk, DirectScratch& s) {
+  const int64_t oh = g.out[0], ow = g.out[1], rs = ow + K - 1;
+  int64_t at = 0;
+  for (int64_t f = 0; f < oh * rs; f += chunk) {
+    uint32_t mask = 0;
+    for (int64_t p = 0; p < chunk && f + p < oh * rs; ++p) mask |= ((f + p) % rs < ow ? 1u : 0u) << p;
+    s.keep.push_back(mask);
+    s.keep_at.push_back(at);
+    at += std::popcount(mask);
+  }
+}
+
+// Wide rows go row by row, kRows rows per block, each output stored in place. (Register
+// allocation here is touchy: with this loop in a function of its own, or FlatPlane inlined
+// beside it, GCC 12 spilled accumulators and the wide shapes ran 15–30% slower.)
 template <typename V, int K, typename T>
 void DirectPlane(const ConvGeometry& g, const T* x, int32_t zx, const int8_t* w, int32_t zw, int32_t bias,
                  int32_t* out, DirectScratch& s) {
   constexpr int64_t kChunk = 2 * V::kLanes;
   const int64_t oh = g.out[0], ow = g.out[1], rs = ow + K - 1;
-  PadPlane<V, T>(g, K, x, zx, s.padded.data());
+  if (ow < kFlatBelowWidth) {
+    PadPlane<V, T>(g, K, x, zx, s.padded.data());
+    return FlatPlane<V, K>(g, s, w, zw, bias, out);
+  }
   typename V::Reg wp[K][(K + 1) / 2];
   WeightPairs<V, K>(w, zw, wp);
+  PadPlane<V, T>(g, K, x, zx, s.padded.data());
   const typename V::Reg b = V::Set1(bias);
-  if (ow >= kFlatBelowWidth) {
-    int64_t oy = 0;
-    for (; oy + V::kRows <= oh; oy += V::kRows) {
-      for (int64_t ox = 0; ox < ow; ox += kChunk) {
-        Block<V, K, V::kRows>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
-      }
+  int64_t oy = 0;
+  for (; oy + V::kRows <= oh; oy += V::kRows) {
+    for (int64_t ox = 0; ox < ow; ox += kChunk) {
+      Block<V, K, V::kRows>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
     }
-    for (; oy < oh; ++oy) {
-      for (int64_t ox = 0; ox < ow; ox += kChunk) {
-        Block<V, K, 1>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
-      }
+  }
+  for (; oy < oh; ++oy) {
+    for (int64_t ox = 0; ox < ow; ox += kChunk) {
+      Block<V, K, 1>(s.padded.data() + oy * rs + ox, rs, wp, b, out + oy * ow + ox, ow, std::min(kChunk, ow - ox));
     }
-    return;
   }
-  for (int64_t f = 0; f < oh * rs; f += kChunk) {
-    Block<V, K, 1>(s.padded.data() + f, rs, wp, b, s.flat.data() + f, 0, kChunk);
-  }
-  for (int64_t oy = 0; oy < oh; ++oy) std::memcpy(out + oy * ow, s.flat.data() + oy * rs, static_cast<size_t>(ow) * 4);
 }
 
 template <typename V, int K, typename T>
@@ -133,6 +185,7 @@ void DirectAllPlanes(const DwConvArgs& a) {
   // The last chunk may read up to kChunk + K outputs' worth past the last row start it covers.
   s.padded.assign(static_cast<size_t>((g.out[0] + K - 1) * rs + 2 * kChunk + 2 * K), 0);
   s.flat.resize(static_cast<size_t>((g.out[0] * rs + kChunk - 1) / kChunk * kChunk));
+  if (V::kCompress && g.out[1] < kFlatBelowWidth) FlatKeepMasks(g, K, kChunk, s);
   const T* x = static_cast<const T*>(a.x);
   for (int64_t c = 0; c < a.channels; ++c) {
     DirectPlane<V, K, T>(g, x + c * in_plane, a.zx, a.w + c * K * K, a.zw ? a.zw[c] : 0, a.bias ? a.bias[c] : 0,
