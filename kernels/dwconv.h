@@ -2,6 +2,11 @@
 // and 5×5 kernels: exact int32 sums of (x − zx)·w + bias with wrap-around, so it serves the
 // paths whose products are exact (pair_sat16=off); the VPMADDUBSW path keeps the GEMM form,
 // which reproduces its pair saturation.
+//
+// Every level and every thread count computes the same bits: x − zx and w − zw lie in
+// [−255, 255], so each product is exact in int32 (VPMADDWD sums two of them, never near its one
+// overflow case −32768·−32768) and the int32 sums wrap identically in any order. Threads split
+// channel planes, never a sum. DepthwiseConv is reentrant; it allocates its scratch per call.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +15,11 @@
 #include "model/conv_geometry.h"
 
 namespace qfarm::kernels {
+
+// Which copy of the loops runs. kAvx2 and kAvx512 add, for 3×3 and 5×5 stride-1 dilation-1
+// kernels, a VPMADDWD plane loop on ymm (AVX2) or zmm (AVX-512BW); other shapes use the
+// portable loops compiled with that file's flags. A level the CPU lacks runs the best one below.
+enum class DwIsa { kPortable, kAvx2, kAvx512 };
 
 struct DwConvArgs {
   const ConvGeometry* g;
@@ -21,9 +31,13 @@ struct DwConvArgs {
   const int32_t* bias;  // per channel, or nullptr
   int64_t channels;
   int32_t* acc;       // [C, OH·OW] accumulators out
-  bool avx2 = false;  // use the copy built with -mavx2 (x86 paths other than scalar; same bits)
+  DwIsa isa = DwIsa::kPortable;
+  int threads = 1;    // channel planes split across this many threads (kernels/parallel.h)
 };
 
 void DepthwiseConv(const DwConvArgs& a);
+
+// Whether this CPU runs `isa` as asked (false: DepthwiseConv falls back to a lower level).
+bool DwIsaAvailable(DwIsa isa);
 
 }  // namespace qfarm::kernels

@@ -244,7 +244,10 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     for (int64_t n = 0; n < batch; ++n) {
       const DwConvArgs args{&gm, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8,
                             zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data(),
-                            kernel.isa == Isa::kAvxVnni || kernel.isa == Isa::kAvx512Vnni};
+                            kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512
+                            : kernel.isa == Isa::kAvxVnni  ? DwIsa::kAvx2
+                                                           : DwIsa::kPortable,
+                            threads};
       DepthwiseConv(args);
       // acc is [C × positions]: row = channel, column = position, exactly the NCHW output.
       const AccBlock block{acc.data(), cout, positions, 0, n * cout * positions, positions, 1, true};
