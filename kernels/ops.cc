@@ -8,6 +8,7 @@
 #include "kernels/conv_nchw.h"
 #include "kernels/dwconv.h"
 #include "kernels/gemm.h"
+#include "kernels/parallel.h"
 #include "kernels/requant.h"
 #include "model/conv_geometry.h"
 #include "reference/arith.h"
@@ -164,6 +165,30 @@ void Im2Col(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, uint8_t pad, 
   }
 }
 
+// Depthwise convolution of one image on an exact path: the direct kernel over chunks of channel
+// planes small enough to stay in cache, each requantized (or stored) right after it is summed;
+// threads take whole chunks.
+void Depthwise(const ConvGeometry& gm, const QGemmKernel& kernel, const std::byte* x, bool x_signed, int32_t zx,
+               const int8_t* w, const int32_t* zw, const int32_t* bias, int64_t channels, int threads,
+               const Requantizer* rq, int64_t offset, Tensor& y) {
+  const int64_t positions = gm.out[0] * gm.out[1], plane = gm.in[0] * gm.in[1], taps = gm.kernel[0] * gm.kernel[1];
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, positions));
+  const DwIsa isa = kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512
+                    : kernel.isa == Isa::kAvxVnni  ? DwIsa::kAvx2
+                                                   : DwIsa::kPortable;
+  ParallelFor(channels, threads, chunk, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> acc(static_cast<size_t>(std::min(chunk, end - begin) * positions));
+    for (int64_t c0 = begin; c0 < end; c0 += chunk) {
+      const int64_t nc = std::min(chunk, end - c0);
+      DepthwiseConv({&gm, x + c0 * plane, x_signed, zx, w + c0 * taps, zw + c0, bias ? bias + c0 : nullptr, nc,
+                     acc.data(), isa, 1});
+      // acc is [nc × positions]: row = channel, column = position, exactly the NCHW output.
+      const AccBlock block{acc.data(), nc, positions, c0, offset + c0 * positions, positions, 1, true};
+      rq ? rq->Run(block, y) : StoreBlock(block, y);
+    }
+  });
+}
+
 // The exact paths: per (image, group) the activations packed as panels, the weight rows as A,
 // tiles of [output channels × positions] handed to `store` as NCHW blocks.
 void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedWeights& weights, const uint8_t* x,
@@ -239,19 +264,10 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   }
   Tensor& y = out[0];
   if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {  // IsDepthwise
-    // Depthwise on an exact path: the direct kernel, one channel plane at a time.
-    std::vector<int32_t> acc(static_cast<size_t>(cout * positions));
     for (int64_t n = 0; n < batch; ++n) {
-      const DwConvArgs args{&gm, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8,
-                            zx, w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, acc.data(),
-                            kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512
-                            : kernel.isa == Isa::kAvxVnni  ? DwIsa::kAvx2
-                                                           : DwIsa::kPortable,
-                            threads};
-      DepthwiseConv(args);
-      // acc is [C × positions]: row = channel, column = position, exactly the NCHW output.
-      const AccBlock block{acc.data(), cout, positions, 0, n * cout * positions, positions, 1, true};
-      rq ? rq->Run(block, y) : StoreBlock(block, y);
+      Depthwise(gm, kernel, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
+                w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, threads,
+                rq ? &*rq : nullptr, n * cout * positions, y);
     }
     return out;
   }
