@@ -39,19 +39,22 @@ inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy,
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <typename T, bool kOne>
 __attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
-  const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy - 1));
-  const __m512 vhi = _mm512_set1_ps(static_cast<float>(kQHi<T> - zy + 1));
-  const __m512i vzy = _mm512_set1_epi32(zy), vqlo = _mm512_set1_epi32(kQLo<T>), vqhi = _mm512_set1_epi32(kQHi<T>);
+  // Clamping the float to the exact bounds [qlo − zy, qhi − zy] (integers, exact in float) gives
+  // the bytes of RowScalar's two clamps: a value rounding outside the range ends at its end
+  // either way, and no integer clamp is left to do.
+  const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy));
+  const __m512 vhi = _mm512_set1_ps(static_cast<float>(kQHi<T> - zy));
+  const __m512i vzy = _mm512_set1_epi32(zy);
   const __m512 one = _mm512_set1_ps(*m);
-  for (int64_t c = 0; c < n; c += 16) {
-    const __mmask16 k = n - c >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - c)) - 1);
+  auto block = [&](int64_t c, __mmask16 k) __attribute__((always_inline, target("avx512f"))) {
     const __m512 mv = kOne ? one : _mm512_maskz_loadu_ps(k, m + c);
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + c)), mv);
     v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
-    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), vzy);
-    q = _mm512_min_epi32(_mm512_max_epi32(q, vqlo), vqhi);
-    _mm512_mask_cvtepi32_storeu_epi8(out + c, k, q);
-  }
+    _mm512_mask_cvtepi32_storeu_epi8(out + c, k, _mm512_add_epi32(_mm512_cvtps_epi32(v), vzy));
+  };
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) block(c, __mmask16{0xffff});
+  if (c < n) block(c, static_cast<__mmask16>((1u << (n - c)) - 1));
 }
 #pragma GCC diagnostic pop
 
