@@ -80,7 +80,8 @@ void FillShiftedTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64
 // Interleave4 of 32 positions with all four rows present: AVX2 unpacks work within 128-bit
 // lanes, so the four results hold positions (0–3 | 16–19), (4–7 | 20–23), (8–11 | 24–27) and
 // (12–15 | 28–31), and VPERM2I128 puts the halves back in order.
-__attribute__((target("avx2"))) void Interleave32Avx2(const uint8_t* const r[4], uint8_t flip, uint8_t* dst) {
+__attribute__((target("avx2"), always_inline)) inline void Interleave32Avx2(const uint8_t* const r[4], uint8_t flip,
+                                                                          uint8_t* dst) {
   const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
   __m256i a[4];
   for (int i = 0; i < 4; ++i) a[i] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[i])), f);
@@ -95,21 +96,21 @@ __attribute__((target("avx2"))) void Interleave32Avx2(const uint8_t* const r[4],
   _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(v0, v1, 0x31));
   _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(v2, v3, 0x31));
 }
+
+// Interleave4 of `count` whole panels of 32 positions; panel p goes to dst + p·stride.
+__attribute__((target("avx2"))) void InterleavePanelsAvx2(const uint8_t* const r[4], uint8_t flip, int64_t count,
+                                                         int64_t stride, uint8_t* dst) {
+  for (int64_t p = 0; p < count; ++p) {
+    const uint8_t* const rp[4] = {r[0] + 32 * p, r[1] + 32 * p, r[2] + 32 * p, r[3] + 32 * p};
+    Interleave32Avx2(rp, flip, dst + p * stride);
+  }
+}
 #endif
 
 // dst[4·j + i] = r[i][j] ^ flip for j < valid, 0 for valid ≤ j < n (and for a null row: a
 // padded k).
 void Interleave4(const uint8_t* const r[4], uint8_t flip, int64_t valid, int64_t n, uint8_t* dst) {
   int64_t j = 0;
-#if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2 && r[0] && r[1] && r[2] && r[3]) {
-    for (; j + 32 <= valid; j += 32) {
-      const uint8_t* const rj[4] = {r[0] + j, r[1] + j, r[2] + j, r[3] + j};
-      Interleave32Avx2(rj, flip, dst + 4 * j);
-    }
-  }
-#endif
 #if defined(__SSE2__)
   if (r[0] && r[1] && r[2] && r[3]) {
     const __m128i f = _mm_set1_epi8(static_cast<char>(flip));
@@ -181,12 +182,20 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
       if (sums && type == PanelType::kS8) AddRow<int8_t>(r[i], flip, positions, sum);
       if (sums && type == PanelType::kU8) AddRow<uint8_t>(r[i], flip, positions, sum);
     }
-    for (int64_t panel = 0; panel < panels; ++panel) {
+    uint8_t* data = reinterpret_cast<uint8_t*>(b.data.data()) + q * nr * 4;
+    int64_t panel = 0;
+#if defined(__x86_64__)
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2 && nr == 32 && r[0] && r[1] && r[2] && r[3]) {
+      panel = positions / 32;
+      InterleavePanelsAvx2(r, flip, panel, b.k4 * 128, data);
+    }
+#endif
+    for (; panel < panels; ++panel) {
       const int64_t j0 = panel * nr;
       const uint8_t* rp[4];
       for (int i = 0; i < 4; ++i) rp[i] = r[i] ? r[i] + j0 : nullptr;
-      Interleave4(rp, flip, std::min<int64_t>(nr, positions - j0), nr,
-                  reinterpret_cast<uint8_t*>(b.data.data()) + (panel * b.k4 + q) * nr * 4);
+      Interleave4(rp, flip, std::min<int64_t>(nr, positions - j0), nr, data + panel * b.k4 * nr * 4);
     }
   }
 }

@@ -74,27 +74,25 @@ void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Correction
   }
 }
 
-// A tile through the kernel's fused output stage: the per-row parts of Correct (one weight zero
-// point for all columns) become row_const and row_factor.
+// A tile through the kernel's fused u8·s8 output stage: the per-row parts of Correct (one weight
+// zero point for all columns, per-tensor za) become row_const.
 void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
                const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel) {
   const PackedWeights& b = *p.b;
   const FusedRequant& f = *p.fused;
   const int64_t n0 = panel * b.nr;
-  int32_t row_const[kMaxMr], row_factor[kMaxMr];
+  int32_t row_const[kMaxMr];
   for (int r = 0; r < mr; ++r) {
-    const uint32_t za = p.a_row_zero ? static_cast<uint32_t>(p.a_row_zero[m0 + r]) : 0u;
     uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
-    rc += za * corr.k * corr.zw_all - corr.zw_all * static_cast<uint32_t>(row_sum[r]);
+    rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
     row_const[r] = static_cast<int32_t>(rc);
-    row_factor[r] = static_cast<int32_t>(0u - za);
   }
   const FusedOutput o{row_const,
-                      p.a_row_zero ? row_factor : nullptr,
+                      nullptr,
                       reinterpret_cast<const int32_t*>(corr.col_term + n0),
-                      reinterpret_cast<const int32_t*>(corr.col_sum + n0),
-                      f.mult + (f.mult_per_row ? m0 : n0),
-                      f.mult_per_row,
+                      nullptr,
+                      f.mult + n0,
+                      false,
                       f.zy,
                       f.out_signed,
                       f.out + m0 * f.ldo + n0,
@@ -109,7 +107,10 @@ void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& co
           const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel, int32_t* tile) {
   const PackedWeights& b = *p.b;
   const int64_t n0 = panel * b.nr, cols = std::min<int64_t>(b.nr, b.n - n0);
-  if (p.fused && kernel.fused && !corr.zw) return FusedTile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum, panel);
+  // The u8·s8 fused form adds per-column terms only: one weight zero point, per-tensor za.
+  if (p.fused && kernel.fused && !corr.zw && !p.a_row_zero && !p.fused->mult_per_row) {
+    return FusedTile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum, panel);
+  }
   kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, tile, b.nr);
   const Corrections at{corr.col_term + n0, corr.zw ? corr.zw + n0 : nullptr, corr.zw_all, corr.col_sum + n0, corr.k};
   Correct(tile, b.nr, mr, cols, at, row_sum, p.a_row_zero ? p.a_row_zero + m0 : nullptr,

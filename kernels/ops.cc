@@ -216,9 +216,6 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
         const AccBlock b{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld};
         rq ? rq->Run(b, y) : StoreBlock(b, y);
       };
-      const bool fusable = rq && rq->Fusable(y.dtype());
-      const FusedRequant fused{fusable ? rq->multipliers() + g * mpg : nullptr, true, rq ? rq->zero_point() : 0,
-                               y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + base, positions};
       GemmProblem prob;
       prob.m = mpg;
       prob.a = rows.data.data();
@@ -231,7 +228,6 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
       prob.b_zero = zb.data();
       prob.row_bias = bias ? bias + g * mpg : nullptr;
       prob.sink = &sink;
-      prob.fused = fusable ? &fused : nullptr;
       prob.columns_outer = true;
       QGemm(kernel, prob, threads);
     }

@@ -26,11 +26,13 @@ constexpr int kMaxMr = 8;
 using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                               int32_t* c, int64_t ldc);
 
-// An output stage fused into a microkernel, applied while the sums are still in registers:
-//   v[r][j] = c[r][j] + row_const[r] + col_term[j] + row_factor[r]·col_factor[j]   (mod 2^32)
-//   out[r·ldo + j] = clamp(round_half_even(clamp(float(v) · m, lo, hi)) + zy)   (8-bit)
-// with m = mult[r] (mult_per_row) or mult[j] — the same operations, in the same order, as the
-// driver's correction (kernels/gemm.cc) followed by Requantizer's float32/half-even rows.
+// An output stage fused into a microkernel, applied to each tile right after its k loop:
+//   u8·s8 form (matmuls):      v[r][j] = c[r][j] + row_const[r] + col_term[j],   m = mult[j]
+//   s8·u8 form (convolutions): v[r][j] = c[r][j] + row_const[r] (+ row_factor[r]·col_factor[j]
+//                              when row_factor is set),                           m = mult[r]
+//   out[r·ldo + j] = clamp(round_half_even(float(v) · m), qlo − zy, qhi − zy) + zy   (8-bit)
+// — integer adds modulo 2^32 as the driver's correction (kernels/gemm.cc), then Requantizer's
+// float32/half-even operations (kernels/requant.h). mult_per_row says which form the caller means.
 struct FusedOutput {
   const int32_t* row_const;   // [mr]
   const int32_t* row_factor;  // [mr], or nullptr

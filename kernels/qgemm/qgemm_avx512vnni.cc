@@ -78,12 +78,14 @@ __attribute__((noinline)) void Tile(int64_t k4, const void* a, int64_t lda, cons
 // only: Requantizer clamps the float to [qlo − zy − 1, qhi − zy + 1] and the integer to
 // [qlo, qhi]; clamping the float to [qlo − zy, qhi − zy] (integers, exact in float) gives the
 // same byte, since a value rounding outside the range is clamped to its end either way.
-template <bool kSigned>
+// kS8U8 (convolutions): per-row multipliers, row_factor·col_factor when kRowFactor, no col_term;
+// otherwise (matmuls): col_term and per-column multipliers, no row_factor.
+template <bool kSigned, bool kS8U8, bool kRowFactor>
 inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mmask16 k, const FusedOutput& o,
                                                   __m512 m) {
   v = _mm512_add_epi32(v, _mm512_set1_epi32(o.row_const[r]));
-  if (o.col_term) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, o.col_term + j0));
-  if (o.row_factor) {
+  if (!kS8U8) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, o.col_term + j0));
+  if (kRowFactor) {
     v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(o.row_factor[r]),
                                                _mm512_maskz_loadu_epi32(k, o.col_factor + j0)));
   }
@@ -95,7 +97,7 @@ inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mm
   _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, q);
 }
 
-template <int MR, bool kSigned, bool kS8U8>
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor>
 void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   // The sums go through an L1 buffer: with the epilogue in the same register allocation GCC 12
   // copies every accumulator once per k step (16 extra moves in the inner loop).
@@ -106,23 +108,32 @@ void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const Fu
                         : o.cols > 16 ? static_cast<__mmask16>((1u << (o.cols - 16)) - 1)
                                       : __mmask16{0};
   __m512 mlo = _mm512_setzero_ps(), mhi = _mm512_setzero_ps();
-  if (!o.mult_per_row) {
+  if (!kS8U8) {
     mlo = _mm512_maskz_loadu_ps(klo, o.mult);
     mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
   }
+  if (khi) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      if (kS8U8) mlo = mhi = _mm512_set1_ps(o.mult[r]);
+      Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r]), r, 0, klo, o, mlo);
+      Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r] + 16), r, 16, khi, o, mhi);
+    }
+    return;
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
-    if (o.mult_per_row) mlo = mhi = _mm512_set1_ps(o.mult[r]);
-    Finish<kSigned>(_mm512_load_si512(c[r]), r, 0, klo, o, mlo);
-    if (khi) Finish<kSigned>(_mm512_load_si512(c[r] + 16), r, 16, khi, o, mhi);
+    if (kS8U8) mlo = _mm512_set1_ps(o.mult[r]);
+    Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r]), r, 0, klo, o, mlo);
   }
 }
 
-template <bool kS8U8>
+template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   DispatchRows(mr, [&](auto rows) {
     constexpr int R = decltype(rows)::value;
-    o.out_signed ? TileRequant<R, true, kS8U8>(k4, a, lda, b, o) : TileRequant<R, false, kS8U8>(k4, a, lda, b, o);
+    o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor>(k4, a, lda, b, o)
+                 : TileRequant<R, false, kS8U8, kRowFactor>(k4, a, lda, b, o);
   });
 }
 
@@ -137,12 +148,12 @@ void qgemm_u8s8_8x32__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t l
 
 void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                          const FusedOutput& o) {
-  Requant<false>(mr, k4, a, lda, b, o);
+  Requant<false, false>(mr, k4, a, lda, b, o);
 }
 
 void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                          const FusedOutput& o) {
-  Requant<true>(mr, k4, a, lda, b, o);
+  o.row_factor ? Requant<true, true>(mr, k4, a, lda, b, o) : Requant<true, false>(mr, k4, a, lda, b, o);
 }
 
 }  // namespace qfarm::kernels
