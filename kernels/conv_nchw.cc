@@ -147,9 +147,62 @@ WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k) {
   return p;
 }
 
+namespace {
+
+struct PanelJob {
+  const ConvGeometry* gm;
+  const uint8_t* x;
+  int64_t taps, positions, panels;
+  int nr;
+  uint8_t flip, pad;
+  bool same_size;
+  PackedWeights* b;
+};
+
+// The 4 tap rows of quad q: planes read in place (1×1 taps, centre taps of padded stride-1
+// convolutions) or gathered into scratch (4 × positions bytes); nullptr past the last tap.
+void QuadRows(const PanelJob& j, int64_t q, uint8_t* scratch, const uint8_t* r[4]) {
+  const ConvGeometry& gm = *j.gm;
+  const int64_t kh = gm.kernel[0], kw = gm.kernel[1];
+  for (int64_t i = 0; i < 4; ++i) {
+    const int64_t t = 4 * q + i, c = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
+    if (t >= j.taps) {
+      r[i] = nullptr;
+    } else if (j.same_size && ky * gm.dilation[0] == gm.pad_begin[0] && kx * gm.dilation[1] == gm.pad_begin[1]) {
+      r[i] = j.x + c * j.positions;
+    } else {
+      uint8_t* row = scratch + i * j.positions;
+      j.same_size ? FillShiftedTapRow(gm, j.x, c, ky, kx, j.pad, row) : FillTapRow(gm, j.x, c, ky, kx, j.pad, row);
+      r[i] = row;
+    }
+  }
+}
+
+// Interleaves quad q's rows into every panel.
+void StoreQuad(const PanelJob& j, int64_t q, const uint8_t* const r[4]) {
+  const PackedWeights& b = *j.b;
+  uint8_t* data = reinterpret_cast<uint8_t*>(j.b->data.data()) + q * j.nr * 4;
+  int64_t panel = 0;
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && j.nr == 32 && r[0] && r[1] && r[2] && r[3]) {
+    panel = j.positions / 32;
+    InterleavePanelsAvx2(r, j.flip, panel, b.k4 * 128, data);
+  }
+#endif
+  for (; panel < j.panels; ++panel) {
+    const int64_t j0 = panel * j.nr;
+    const uint8_t* rp[4];
+    for (int i = 0; i < 4; ++i) rp[i] = r[i] ? r[i] + j0 : nullptr;
+    Interleave4(rp, j.flip, std::min<int64_t>(j.nr, j.positions - j0), j.nr, data + panel * b.k4 * j.nr * 4);
+  }
+}
+
+}  // namespace
+
 void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
-                      PanelType type, bool sums, PackedWeights& b) {
-  const int64_t kh = gm.kernel[0], kw = gm.kernel[1], taps = cpg * kh * kw, positions = gm.out[0] * gm.out[1];
+                      PanelType type, bool sums, PackedWeights& b, int threads) {
+  const int64_t taps = cpg * gm.kernel[0] * gm.kernel[1], positions = gm.out[0] * gm.out[1];
   const int64_t panels = (positions + nr - 1) / nr;
   b.k = taps;
   b.k4 = (taps + 3) / 4;
@@ -159,45 +212,23 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
   b.col_sum.assign(sums ? static_cast<size_t>(positions) : 0, 0);
   // uint8 x − 128 is x XOR 0x80 read as int8; int8 x + 128 is x XOR 0x80 read as uint8.
   const uint8_t flip = x_signed == (type == PanelType::kU8) ? 0x80 : 0x00;
-  // A tap whose row over all positions is its input plane itself (1×1 taps, centre taps of
-  // padded stride-1 convolutions) is read in place; the others are gathered into `scratch`.
   const bool same_size = gm.out[0] == gm.in[0] && gm.out[1] == gm.in[1] && gm.stride[0] == 1 && gm.stride[1] == 1;
-  std::vector<uint8_t> scratch(static_cast<size_t>(same_size && kh * kw == 1 ? 0 : 4 * positions));
-  uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data());
-  for (int64_t q = 0; q < b.k4; ++q) {
-    const uint8_t* r[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (int64_t i = 0; i < 4 && 4 * q + i < taps; ++i) {
-      const int64_t t = 4 * q + i, c = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
-      if (same_size && ky * gm.dilation[0] == gm.pad_begin[0] && kx * gm.dilation[1] == gm.pad_begin[1]) {
-        r[i] = x + c * positions;
-      } else {
-        uint8_t* row = scratch.data() + i * positions;
-        if (same_size) {
-          FillShiftedTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
-        } else {
-          FillTapRow(gm, x, c, ky, kx, static_cast<uint8_t>(zx), row);
-        }
-        r[i] = row;
+  const PanelJob job{&gm, x, taps, positions, panels, nr, flip, static_cast<uint8_t>(zx), same_size, &b};
+  const bool gathers = !same_size || gm.kernel[0] * gm.kernel[1] > 1;
+  // Quads are independent except for the column sums, so threads split quads when there are none.
+  ParallelFor(b.k4, sums ? 1 : threads, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, positions)),
+              [&](int64_t q0, int64_t q1) {
+    std::vector<uint8_t> scratch(static_cast<size_t>(gathers ? 4 * positions : 0));
+    uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data());
+    for (int64_t q = q0; q < q1; ++q) {
+      const uint8_t* r[4];
+      QuadRows(job, q, scratch.data(), r);
+      for (int i = 0; i < 4 && sums && r[i]; ++i) {
+        type == PanelType::kS8 ? AddRow<int8_t>(r[i], flip, positions, sum) : AddRow<uint8_t>(r[i], flip, positions, sum);
       }
-      if (sums && type == PanelType::kS8) AddRow<int8_t>(r[i], flip, positions, sum);
-      if (sums && type == PanelType::kU8) AddRow<uint8_t>(r[i], flip, positions, sum);
+      StoreQuad(job, q, r);
     }
-    uint8_t* data = reinterpret_cast<uint8_t*>(b.data.data()) + q * nr * 4;
-    int64_t panel = 0;
-#if defined(__x86_64__)
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    if (avx2 && nr == 32 && r[0] && r[1] && r[2] && r[3]) {
-      panel = positions / 32;
-      InterleavePanelsAvx2(r, flip, panel, b.k4 * 128, data);
-    }
-#endif
-    for (; panel < panels; ++panel) {
-      const int64_t j0 = panel * nr;
-      const uint8_t* rp[4];
-      for (int i = 0; i < 4; ++i) rp[i] = r[i] ? r[i] + j0 : nullptr;
-      Interleave4(rp, flip, std::min<int64_t>(nr, positions - j0), nr, data + panel * b.k4 * nr * 4);
-    }
-  }
+  });
 }
 
 WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
@@ -221,7 +252,7 @@ WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
 void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
   const WeightRows& w = *a.rows;
   const bool zw_any = std::any_of(a.zw, a.zw + w.rows, [](int32_t z) { return z != 0; });
-  PackIm2ColPanels(*a.gm, a.x, a.cpg, a.x_signed, a.zx, a.kernel->nr, PanelType::kU8, zw_any, panels);
+  PackIm2ColPanels(*a.gm, a.x, a.cpg, a.x_signed, a.zx, a.kernel->nr, PanelType::kU8, zw_any, panels, a.threads);
   // Σ(w − zw)(x' − zx') = Σw·x' − zx'·Σw + K·zw·zx' + bias (per row) − zw·Σx' (per position).
   const uint32_t zx = static_cast<uint32_t>(PanelZeroPoint(a.x_signed, a.zx, PanelType::kU8));
   std::vector<int32_t> row_const(static_cast<size_t>(w.rows)), row_factor(static_cast<size_t>(w.rows));

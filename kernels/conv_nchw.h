@@ -33,7 +33,7 @@ WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k);
 // x for uint8 (the s8·u8 kernels), with col_sum only when `sums`.
 enum class PanelType { kS8, kU8 };
 void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
-                      PanelType type, bool sums, PackedWeights& b);
+                      PanelType type, bool sums, PackedWeights& b, int threads = 1);
 
 // The zero point of B' (what zx becomes after the offset).
 inline int32_t PanelZeroPoint(bool x_signed, int32_t zx, PanelType type) {

@@ -43,7 +43,7 @@ DwConvArgs Slice(const DwConvArgs& a, int64_t begin, int64_t end) {
   return s;
 }
 
-void RunOne(DwIsa isa, const DwConvArgs& a) {
+void RunOne([[maybe_unused]] DwIsa isa, const DwConvArgs& a) {
 #if defined(__x86_64__)
   if (isa == DwIsa::kAvx512) return DepthwiseConvAvx512(a);
   if (isa == DwIsa::kAvx2) return DepthwiseConvAvx2(a);

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
+
+#include "kernels/parallel.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -204,11 +205,7 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
     if (split_panels) return GemmRange(kernel, p, corr, 0, p.m, begin, end);
     GemmRange(kernel, p, corr, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
   };
-  if (t <= 1) return range(0);
-  std::vector<std::thread> pool;
-  for (int i = 1; i < t; ++i) pool.emplace_back(range, i);
-  range(0);
-  for (std::thread& th : pool) th.join();
+  RunRanges(t, range);
 }
 
 }  // namespace qfarm::kernels

@@ -61,7 +61,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   const Tensor* a = in[0];
   const Tensor* b = in[qlinear ? 3 : 1];
   if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in));
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in, /*zero=*/false));  // every element is written
   const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *b);
   const PackedWeights& packed = (prepared ? *prepared : local).groups.at(0);
@@ -211,7 +211,7 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
         continue;
       }
       const WeightRows& rows = weights.rows.at(static_cast<size_t>(g));
-      PackIm2ColPanels(gm, xg, cpg, x_signed, zx, kernel.nr, PanelType::kS8, true, panels);
+      PackIm2ColPanels(gm, xg, cpg, x_signed, zx, kernel.nr, PanelType::kS8, true, panels, threads);
       const TileSink sink = [&](const CTile& t) {
         const AccBlock b{t.data, t.rows, t.cols, g * mpg + t.m0, base + t.m0 * positions + t.n0, positions, 1, true, t.ld};
         rq ? rq->Run(b, y) : StoreBlock(b, y);
@@ -242,7 +242,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
   if (!x || !w || w->dtype() != DType::kInt8 || !Is8(x->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in));
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in, /*zero=*/false));  // every element is written
   auto geo = ResolveConvGeometry(node, x->shape(), {w->shape().begin() + 2, w->shape().end()}, false);
   if (!geo.ok()) return geo.status();
   const ConvGeometry& gm = *geo;

@@ -139,6 +139,15 @@ Tensor::Tensor(DType dtype, Shape shape)
   bytes_.assign(static_cast<size_t>(numel_) * DTypeSize(dtype_), std::byte{0});
 }
 
+Tensor Tensor::Uninitialized(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = std::max<int64_t>(0, NumElements(t.shape_));
+  t.bytes_.resize(static_cast<size_t>(t.numel_) * DTypeSize(dtype));
+  return t;
+}
+
 namespace {
 
 template <typename T>

@@ -12,6 +12,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -54,10 +56,32 @@ std::string ShapeToString(const Shape& shape);  // "[1,3,224,224]"
 float HalfToFloat(uint16_t h);
 uint16_t FloatToHalf(float f);  // round to nearest even, as IEEE conversion does
 
+// std::allocator whose value-initialization (vector::resize) leaves elements uninitialized.
+template <typename T>
+struct NoInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = NoInitAllocator<U>;
+  };
+  NoInitAllocator() = default;
+  template <typename U>
+  NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class Tensor {
  public:
   Tensor() = default;
   Tensor(DType dtype, Shape shape);  // zero-filled
+  // Storage left uninitialized, for kernels that write every element before anyone reads it.
+  static Tensor Uninitialized(DType dtype, Shape shape);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -99,7 +123,7 @@ class Tensor {
   DType dtype_ = DType::kUndefined;
   Shape shape_;
   int64_t numel_ = 0;
-  std::vector<std::byte> bytes_;
+  std::vector<std::byte, NoInitAllocator<std::byte>> bytes_;
 };
 
 }  // namespace qfarm

@@ -18,7 +18,9 @@ StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& 
 
 // The node's outputs, allocated with the types and shapes InferNode gives for these inputs
 // (small inputs are passed as constants, so scales and zero points are checked too).
-StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs);
+// zero = false leaves the storage uninitialized: for kernels that write every output element.
+StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs,
+                                              bool zero = true);
 
 // Multiply-accumulates a MatMul- or Conv-like node performs (0 for other ops).
 int64_t NodeMacs(const Node& node, const std::vector<const Tensor*>& inputs,

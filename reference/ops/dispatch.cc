@@ -55,7 +55,8 @@ constexpr int64_t kMaxConstantElements = 4096;
 
 }  // namespace
 
-StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs) {
+StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs,
+                                              bool zero) {
   std::vector<ValueInfo> infos;
   TensorMap constants;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -68,7 +69,9 @@ StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vecto
   }
   QFARM_ASSIGN_OR_RETURN(std::vector<ValueInfo> out_infos, InferNode(node, infos, constants));
   std::vector<Tensor> outputs;
-  for (const ValueInfo& v : out_infos) outputs.emplace_back(v.dtype, v.shape);
+  for (const ValueInfo& v : out_infos) {
+    outputs.push_back(zero ? Tensor(v.dtype, v.shape) : Tensor::Uninitialized(v.dtype, v.shape));
+  }
   return outputs;
 }
 
