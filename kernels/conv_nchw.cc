@@ -17,27 +17,31 @@ namespace {
 int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// One tap (c, ky, kx) over every output position, raw bytes (padding = the zero point's byte).
-void FillTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, int64_t kx, uint8_t pad,
-                uint8_t* row) {
-  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], s1 = g.stride[1];
+// One tap (c, ky, kx) over output positions [p0, p1), raw bytes (padding = the zero point's
+// byte): row[p − p0].
+void FillTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, int64_t kx, uint8_t pad, int64_t p0,
+                int64_t p1, uint8_t* row) {
+  const int64_t H = g.in[0], W = g.in[1], OW = g.out[1], s1 = g.stride[1];
   const int64_t shift = kx * g.dilation[1] - g.pad_begin[1];  // ix = ox·s1 + shift
   const int64_t lo = std::clamp<int64_t>(CeilDiv(-shift, s1), 0, OW);
   const int64_t hi = std::clamp<int64_t>(FloorDiv(W - 1 - shift, s1) + 1, lo, OW);
-  for (int64_t oy = 0; oy < OH; ++oy, row += OW) {
+  for (int64_t oy = p0 / OW; oy * OW < p1; ++oy) {
+    const int64_t a = std::max(p0, oy * OW) - oy * OW, b = std::min(p1, (oy + 1) * OW) - oy * OW;  // ox range
+    uint8_t* out = row + oy * OW - p0;
     const int64_t iy = oy * g.stride[0] - g.pad_begin[0] + ky * g.dilation[0];
     if (iy < 0 || iy >= H) {
-      std::memset(row, pad, static_cast<size_t>(OW));
+      std::memset(out + a, pad, static_cast<size_t>(b - a));
       continue;
     }
     const uint8_t* src = x + (c * H + iy) * W + shift;
-    std::memset(row, pad, static_cast<size_t>(lo));
+    const int64_t in0 = std::clamp(lo, a, b), in1 = std::clamp(hi, in0, b);
+    std::memset(out + a, pad, static_cast<size_t>(in0 - a));
     if (s1 == 1) {
-      std::memcpy(row + lo, src + lo, static_cast<size_t>(hi - lo));
+      std::memcpy(out + in0, src + in0, static_cast<size_t>(in1 - in0));
     } else {
-      for (int64_t ox = lo; ox < hi; ++ox) row[ox] = src[ox * s1];
+      for (int64_t ox = in0; ox < in1; ++ox) out[ox] = src[ox * s1];
     }
-    std::memset(row + hi, pad, static_cast<size_t>(OW - hi));
+    std::memset(out + in1, pad, static_cast<size_t>(b - in1));
   }
 }
 
@@ -57,22 +61,25 @@ QFARM_VECTOR_CLONES void AddRow(const uint8_t* row, uint8_t flip, int64_t n, uin
 // is the plane shifted by (dy, dx), so one copy plus the padded border instead of a copy per
 // output row.
 void FillShiftedTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, int64_t kx, uint8_t pad,
-                       uint8_t* row) {
+                       int64_t p0, int64_t p1, uint8_t* row) {
   const int64_t H = g.in[0], W = g.in[1];
   const int64_t dy = ky * g.dilation[0] - g.pad_begin[0], dx = kx * g.dilation[1] - g.pad_begin[1];
   const int64_t oy0 = std::clamp<int64_t>(-dy, 0, H), oy1 = std::clamp<int64_t>(H - dy, oy0, H);
   const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(W, W - dx);  // inside columns
-  std::memset(row, pad, static_cast<size_t>(oy0 * W));
-  std::memset(row + oy1 * W, pad, static_cast<size_t>((H - oy1) * W));
-  if (oy0 >= oy1 || lo >= hi) {
-    std::memset(row + oy0 * W, pad, static_cast<size_t>((oy1 - oy0) * W));
+  // Positions outside [first, last) read outside the image; inside it only the border columns do.
+  const int64_t first = std::clamp(oy0 * W + lo, p0, p1), last = std::clamp((oy1 - 1) * W + hi, first, p1);
+  if (oy0 >= oy1 || lo >= hi || first >= last) {
+    std::memset(row, pad, static_cast<size_t>(p1 - p0));
     return;
   }
-  const int64_t first = oy0 * W + lo, last = (oy1 - 1) * W + hi;  // positions [first, last)
-  std::memcpy(row + first, x + c * H * W + first + dy * W + dx, static_cast<size_t>(last - first));
-  for (int64_t oy = oy0; oy < oy1; ++oy) {
-    std::memset(row + oy * W, pad, static_cast<size_t>(lo));
-    std::memset(row + oy * W + hi, pad, static_cast<size_t>(W - hi));
+  std::memset(row, pad, static_cast<size_t>(first - p0));
+  std::memcpy(row + first - p0, x + c * H * W + first + dy * W + dx, static_cast<size_t>(last - first));
+  std::memset(row + last - p0, pad, static_cast<size_t>(p1 - last));
+  for (int64_t oy = first / W; oy * W < last; ++oy) {
+    const int64_t a0 = std::max(first, oy * W), a1 = std::min(last, oy * W + lo);
+    const int64_t b0 = std::max(first, oy * W + hi), b1 = std::min(last, (oy + 1) * W);
+    if (a0 < a1) std::memset(row + a0 - p0, pad, static_cast<size_t>(a1 - a0));
+    if (b0 < b1) std::memset(row + b0 - p0, pad, static_cast<size_t>(b1 - b0));
   }
 }
 
@@ -159,9 +166,10 @@ struct PanelJob {
   PackedWeights* b;
 };
 
-// The 4 tap rows of quad q: planes read in place (1×1 taps, centre taps of padded stride-1
-// convolutions) or gathered into scratch (4 × positions bytes); nullptr past the last tap.
-void QuadRows(const PanelJob& j, int64_t q, uint8_t* scratch, const uint8_t* r[4]) {
+// The 4 tap rows of quad q over positions [p0, p1): planes read in place (1×1 taps, centre taps
+// of padded stride-1 convolutions) or gathered into scratch (4 × (p1 − p0) bytes); nullptr past
+// the last tap.
+void QuadRows(const PanelJob& j, int64_t q, int64_t p0, int64_t p1, uint8_t* scratch, const uint8_t* r[4]) {
   const ConvGeometry& gm = *j.gm;
   const int64_t kh = gm.kernel[0], kw = gm.kernel[1];
   for (int64_t i = 0; i < 4; ++i) {
@@ -169,65 +177,79 @@ void QuadRows(const PanelJob& j, int64_t q, uint8_t* scratch, const uint8_t* r[4
     if (t >= j.taps) {
       r[i] = nullptr;
     } else if (j.same_size && ky * gm.dilation[0] == gm.pad_begin[0] && kx * gm.dilation[1] == gm.pad_begin[1]) {
-      r[i] = j.x + c * j.positions;
+      r[i] = j.x + c * j.positions + p0;
     } else {
-      uint8_t* row = scratch + i * j.positions;
-      j.same_size ? FillShiftedTapRow(gm, j.x, c, ky, kx, j.pad, row) : FillTapRow(gm, j.x, c, ky, kx, j.pad, row);
+      uint8_t* row = scratch + i * (p1 - p0);
+      if (j.same_size) {
+        FillShiftedTapRow(gm, j.x, c, ky, kx, j.pad, p0, p1, row);
+      } else {
+        FillTapRow(gm, j.x, c, ky, kx, j.pad, p0, p1, row);
+      }
       r[i] = row;
     }
   }
 }
 
-// Interleaves quad q's rows into every panel.
-void StoreQuad(const PanelJob& j, int64_t q, const uint8_t* const r[4]) {
+// Interleaves quad q's rows (positions from panel_begin·nr on) into panels [panel_begin, panel_end).
+void StoreQuad(const PanelJob& j, int64_t q, const uint8_t* const r[4], int64_t panel_begin, int64_t panel_end) {
   const PackedWeights& b = *j.b;
   uint8_t* data = reinterpret_cast<uint8_t*>(j.b->data.data()) + q * j.nr * 4;
-  int64_t panel = 0;
+  int64_t panel = panel_begin;
 #if defined(__x86_64__)
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2 && j.nr == 32 && r[0] && r[1] && r[2] && r[3]) {
-    panel = j.positions / 32;
-    InterleavePanelsAvx2(r, j.flip, panel, b.k4 * 128, data);
+    panel = std::min(panel_end, j.positions / 32);
+    InterleavePanelsAvx2(r, j.flip, panel - panel_begin, b.k4 * 128, data + panel_begin * b.k4 * 128);
   }
 #endif
-  for (; panel < j.panels; ++panel) {
-    const int64_t j0 = panel * j.nr;
+  for (; panel < panel_end; ++panel) {
+    const int64_t j0 = panel * j.nr, offset = j0 - panel_begin * j.nr;
     const uint8_t* rp[4];
-    for (int i = 0; i < 4; ++i) rp[i] = r[i] ? r[i] + j0 : nullptr;
+    for (int i = 0; i < 4; ++i) rp[i] = r[i] ? r[i] + offset : nullptr;
     Interleave4(rp, j.flip, std::min<int64_t>(j.nr, j.positions - j0), j.nr, data + panel * b.k4 * j.nr * 4);
   }
 }
 
 }  // namespace
 
-void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
-                      PanelType type, bool sums, PackedWeights& b, int threads) {
+void ShapePanels(const ConvGeometry& gm, int64_t cpg, int nr, bool sums, PackedWeights& b) {
   const int64_t taps = cpg * gm.kernel[0] * gm.kernel[1], positions = gm.out[0] * gm.out[1];
-  const int64_t panels = (positions + nr - 1) / nr;
   b.k = taps;
   b.k4 = (taps + 3) / 4;
   b.n = positions;
   b.nr = nr;
-  b.data.resize(static_cast<size_t>(panels * b.k4 * nr * 4));
-  b.col_sum.assign(sums ? static_cast<size_t>(positions) : 0, 0);
+  b.data.resize(static_cast<size_t>((positions + nr - 1) / nr * b.k4 * nr * 4));
+  b.col_sum.resize(sums ? static_cast<size_t>(positions) : 0);
+}
+
+void FillPanels(const ConvGeometry& gm, const uint8_t* x, bool x_signed, int32_t zx, PanelType type, bool sums,
+                PackedWeights& b, int64_t panel_begin, int64_t panel_end) {
+  const int64_t positions = b.n, nr = b.nr;
   // uint8 x − 128 is x XOR 0x80 read as int8; int8 x + 128 is x XOR 0x80 read as uint8.
   const uint8_t flip = x_signed == (type == PanelType::kU8) ? 0x80 : 0x00;
   const bool same_size = gm.out[0] == gm.in[0] && gm.out[1] == gm.in[1] && gm.stride[0] == 1 && gm.stride[1] == 1;
-  const PanelJob job{&gm, x, taps, positions, panels, nr, flip, static_cast<uint8_t>(zx), same_size, &b};
+  const PanelJob job{&gm, x, b.k, positions, (positions + nr - 1) / nr, static_cast<int>(nr), flip,
+                     static_cast<uint8_t>(zx), same_size, &b};
   const bool gathers = !same_size || gm.kernel[0] * gm.kernel[1] > 1;
-  // Quads are independent except for the column sums, so threads split quads when there are none.
-  ParallelFor(b.k4, sums ? 1 : threads, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, positions)),
-              [&](int64_t q0, int64_t q1) {
-    std::vector<uint8_t> scratch(static_cast<size_t>(gathers ? 4 * positions : 0));
-    uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data());
-    for (int64_t q = q0; q < q1; ++q) {
-      const uint8_t* r[4];
-      QuadRows(job, q, scratch.data(), r);
-      for (int i = 0; i < 4 && sums && r[i]; ++i) {
-        type == PanelType::kS8 ? AddRow<int8_t>(r[i], flip, positions, sum) : AddRow<uint8_t>(r[i], flip, positions, sum);
-      }
-      StoreQuad(job, q, r);
+  const int64_t p0 = panel_begin * nr, p1 = std::min(positions, panel_end * nr);
+  std::vector<uint8_t> scratch(static_cast<size_t>(gathers ? 4 * (p1 - p0) : 0));
+  uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data()) + p0;
+  if (sums) std::fill(sum, sum + (p1 - p0), 0u);
+  for (int64_t q = 0; q < b.k4; ++q) {
+    const uint8_t* r[4];
+    QuadRows(job, q, p0, p1, scratch.data(), r);
+    for (int i = 0; i < 4 && sums && r[i]; ++i) {
+      type == PanelType::kS8 ? AddRow<int8_t>(r[i], flip, p1 - p0, sum) : AddRow<uint8_t>(r[i], flip, p1 - p0, sum);
     }
+    StoreQuad(job, q, r, panel_begin, panel_end);
+  }
+}
+
+void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
+                      PanelType type, bool sums, PackedWeights& b, int threads) {
+  ShapePanels(gm, cpg, nr, sums, b);
+  ParallelFor((b.n + nr - 1) / nr, threads, 1, [&](int64_t begin, int64_t end) {
+    FillPanels(gm, x, x_signed, zx, type, sums, b, begin, end);
   });
 }
 
@@ -252,7 +274,7 @@ WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
 void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
   const WeightRows& w = *a.rows;
   const bool zw_any = std::any_of(a.zw, a.zw + w.rows, [](int32_t z) { return z != 0; });
-  PackIm2ColPanels(*a.gm, a.x, a.cpg, a.x_signed, a.zx, a.kernel->nr, PanelType::kU8, zw_any, panels, a.threads);
+  ShapePanels(*a.gm, a.cpg, a.kernel->nr, zw_any, panels);
   // Σ(w − zw)(x' − zx') = Σw·x' − zx'·Σw + K·zw·zx' + bias (per row) − zw·Σx' (per position).
   const uint32_t zx = static_cast<uint32_t>(PanelZeroPoint(a.x_signed, a.zx, PanelType::kU8));
   std::vector<int32_t> row_const(static_cast<size_t>(w.rows)), row_factor(static_cast<size_t>(w.rows));
@@ -264,7 +286,9 @@ void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
     row_factor[static_cast<size_t>(r)] = static_cast<int32_t>(0u - zw);
   }
   const int64_t positions = panels.n, nr = panels.nr, npanels = (positions + nr - 1) / nr;
+  // Each thread packs the panels it then multiplies, so they stay in its caches.
   ParallelFor(npanels, a.threads, 1, [&](int64_t begin, int64_t end) {
+    FillPanels(*a.gm, a.x, a.x_signed, a.zx, PanelType::kU8, zw_any, panels, begin, end);
     for (int64_t panel = begin; panel < end; ++panel) {
       const int64_t n0 = panel * nr;
       const uint8_t* b = reinterpret_cast<const uint8_t*>(panels.data.data()) + panel * panels.k4 * nr * 4;

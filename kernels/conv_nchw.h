@@ -34,6 +34,11 @@ WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k);
 enum class PanelType { kS8, kU8 };
 void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, bool x_signed, int32_t zx, int nr,
                       PanelType type, bool sums, PackedWeights& b, int threads = 1);
+// The same in two steps, for callers that split panels among threads: ShapePanels sizes b,
+// FillPanels fills panels [panel_begin, panel_end) (and their column sums).
+void ShapePanels(const ConvGeometry& gm, int64_t cpg, int nr, bool sums, PackedWeights& b);
+void FillPanels(const ConvGeometry& gm, const uint8_t* x, bool x_signed, int32_t zx, PanelType type, bool sums,
+                PackedWeights& b, int64_t panel_begin, int64_t panel_end);
 
 // The zero point of B' (what zx becomes after the offset).
 inline int32_t PanelZeroPoint(bool x_signed, int32_t zx, PanelType type) {
