@@ -78,8 +78,8 @@ void FillShiftedTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64
   for (int64_t oy = first / W; oy * W < last; ++oy) {
     const int64_t a0 = std::max(first, oy * W), a1 = std::min(last, oy * W + lo);
     const int64_t b0 = std::max(first, oy * W + hi), b1 = std::min(last, (oy + 1) * W);
-    if (a0 < a1) std::memset(row + a0 - p0, pad, static_cast<size_t>(a1 - a0));
-    if (b0 < b1) std::memset(row + b0 - p0, pad, static_cast<size_t>(b1 - b0));
+    for (int64_t i = a0; i < a1; ++i) row[i - p0] = pad;  // a pixel or two: no memset calls
+    for (int64_t i = b0; i < b1; ++i) row[i - p0] = pad;
   }
 }
 
