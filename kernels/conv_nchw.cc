@@ -166,24 +166,36 @@ struct PanelJob {
   PackedWeights* b;
 };
 
-// The 4 tap rows of quad q over positions [p0, p1): planes read in place (1×1 taps, centre taps
+// The 4 tap rows of the quad starting at `tap` (advanced past it) over positions [p0, p1): planes read in place (1×1 taps, centre taps
 // of padded stride-1 convolutions) or gathered into scratch (4 × (p1 − p0) bytes); nullptr past
 // the last tap.
-void QuadRows(const PanelJob& j, int64_t q, int64_t p0, int64_t p1, uint8_t* scratch, const uint8_t* r[4]) {
+// Tap t = (c, ky, kx), stepped without divisions (64-bit divides per tap showed in profiles).
+struct Tap {
+  int64_t t = 0, c = 0, ky = 0, kx = 0;
+  void Next(int64_t kh, int64_t kw) {
+    ++t;
+    if (++kx < kw) return;
+    kx = 0;
+    if (++ky < kh) return;
+    ky = 0;
+    ++c;
+  }
+};
+
+void QuadRows(const PanelJob& j, Tap& tap, int64_t p0, int64_t p1, uint8_t* scratch, const uint8_t* r[4]) {
   const ConvGeometry& gm = *j.gm;
   const int64_t kh = gm.kernel[0], kw = gm.kernel[1];
-  for (int64_t i = 0; i < 4; ++i) {
-    const int64_t t = 4 * q + i, c = t / (kh * kw), ky = t / kw % kh, kx = t % kw;
-    if (t >= j.taps) {
+  for (int64_t i = 0; i < 4; ++i, tap.Next(kh, kw)) {
+    if (tap.t >= j.taps) {
       r[i] = nullptr;
-    } else if (j.same_size && ky * gm.dilation[0] == gm.pad_begin[0] && kx * gm.dilation[1] == gm.pad_begin[1]) {
-      r[i] = j.x + c * j.positions + p0;
+    } else if (j.same_size && tap.ky * gm.dilation[0] == gm.pad_begin[0] && tap.kx * gm.dilation[1] == gm.pad_begin[1]) {
+      r[i] = j.x + tap.c * j.positions + p0;
     } else {
       uint8_t* row = scratch + i * (p1 - p0);
       if (j.same_size) {
-        FillShiftedTapRow(gm, j.x, c, ky, kx, j.pad, p0, p1, row);
+        FillShiftedTapRow(gm, j.x, tap.c, tap.ky, tap.kx, j.pad, p0, p1, row);
       } else {
-        FillTapRow(gm, j.x, c, ky, kx, j.pad, p0, p1, row);
+        FillTapRow(gm, j.x, tap.c, tap.ky, tap.kx, j.pad, p0, p1, row);
       }
       r[i] = row;
     }
@@ -200,6 +212,18 @@ void StoreQuad(const PanelJob& j, int64_t q, const uint8_t* const r[4], int64_t 
   if (avx2 && j.nr == 32 && r[0] && r[1] && r[2] && r[3]) {
     panel = std::min(panel_end, j.positions / 32);
     InterleavePanelsAvx2(r, j.flip, panel - panel_begin, b.k4 * 128, data + panel_begin * b.k4 * 128);
+  }
+  if (avx2 && j.nr == 32 && r[0] && r[1] && r[2] && r[3] && panel < panel_end) {
+    // The last, partial panel: its rows copied into zeroed 32-byte rows, then the same loop.
+    const int64_t offset = panel * 32 - panel_begin * 32, valid = j.positions - panel * 32;
+    alignas(32) uint8_t tail[4][32] = {};
+    const uint8_t* rt[4] = {tail[0], tail[1], tail[2], tail[3]};
+    for (int i = 0; i < 4; ++i) {
+      std::memcpy(tail[i], r[i] + offset, static_cast<size_t>(valid));
+      std::memset(tail[i] + valid, j.flip, static_cast<size_t>(32 - valid));  // XOR flip → 0
+    }
+    InterleavePanelsAvx2(rt, j.flip, 1, 0, data + panel * b.k4 * 128);
+    ++panel;
   }
 #endif
   for (; panel < panel_end; ++panel) {
@@ -235,9 +259,10 @@ void FillPanels(const ConvGeometry& gm, const uint8_t* x, bool x_signed, int32_t
   std::vector<uint8_t> scratch(static_cast<size_t>(gathers ? 4 * (p1 - p0) : 0));
   uint32_t* sum = reinterpret_cast<uint32_t*>(b.col_sum.data()) + p0;
   if (sums) std::fill(sum, sum + (p1 - p0), 0u);
+  Tap tap;
   for (int64_t q = 0; q < b.k4; ++q) {
     const uint8_t* r[4];
-    QuadRows(job, q, p0, p1, scratch.data(), r);
+    QuadRows(job, tap, p0, p1, scratch.data(), r);
     for (int i = 0; i < 4 && sums && r[i]; ++i) {
       type == PanelType::kS8 ? AddRow<int8_t>(r[i], flip, p1 - p0, sum) : AddRow<uint8_t>(r[i], flip, p1 - p0, sum);
     }
