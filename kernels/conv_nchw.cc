@@ -141,18 +141,6 @@ void Interleave4(const uint8_t* const r[4], uint8_t flip, int64_t valid, int64_t
 
 }  // namespace
 
-WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k) {
-  WeightRows p;
-  p.rows = rows;
-  p.k = k;
-  p.lda = (k + 3) / 4 * 4;
-  p.data.assign(static_cast<size_t>(rows * p.lda), 0);
-  p.row_sum.resize(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    p.row_sum[static_cast<size_t>(r)] = PackARow(w + r * k, true, k, p.lda, p.data.data() + r * p.lda);
-  }
-  return p;
-}
 
 namespace {
 
@@ -278,7 +266,7 @@ void PackIm2ColPanels(const ConvGeometry& gm, const uint8_t* x, int64_t cpg, boo
   });
 }
 
-WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
+WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k, bool offset) {
   WeightRows p;
   p.rows = rows;
   p.k = k;
@@ -286,12 +274,11 @@ WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k) {
   p.data.assign(static_cast<size_t>(rows * p.lda), 0);
   p.row_sum.resize(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
-    uint32_t sum = 0;
-    for (int64_t i = 0; i < k; ++i) {
-      p.data[static_cast<size_t>(r * p.lda + i)] = static_cast<uint8_t>(w[r * k + i]);
-      sum += static_cast<uint32_t>(int32_t{w[r * k + i]});
+    uint8_t* dst = p.data.data() + r * p.lda;
+    p.row_sum[static_cast<size_t>(r)] = PackARow(w + r * k, true, k, p.lda, dst);  // w + 128, Σw
+    if (!offset) {
+      for (int64_t i = 0; i < k; ++i) dst[i] ^= 0x80;  // back to the raw int8 bytes
     }
-    p.row_sum[static_cast<size_t>(r)] = static_cast<int32_t>(sum);
   }
   return p;
 }
@@ -320,7 +307,7 @@ void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
       for (int64_t m0 = 0; m0 < w.rows; m0 += kMaxMr) {
         const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, w.rows - m0));
         const FusedOutput o{row_const.data() + m0, zw_any ? row_factor.data() + m0 : nullptr, nullptr,
-                            zw_any ? panels.col_sum.data() + n0 : nullptr, a.mult + m0, true, a.zy, a.out_signed,
+                            zw_any ? panels.col_sum.data() + n0 : nullptr, a.mult + m0, a.zy, a.out_signed,
                             a.out + m0 * positions + n0, positions, static_cast<int>(std::min(nr, positions - n0))};
         a.kernel->fused_s8u8(mr, panels.k4, reinterpret_cast<const int8_t*>(w.data.data()) + m0 * w.lda, w.lda, b, o);
       }

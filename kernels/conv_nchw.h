@@ -19,13 +19,15 @@
 
 namespace qfarm::kernels {
 
-// Weight rows of one group as packed A: [rows × lda] bytes w + 128, zeros after k; Σw per row.
+// Weight rows of one group as packed A: [rows × lda] bytes, zeros after k; Σw per row. With
+// `offset` the bytes are w + 128 (A of the u8·s8 kernels), else the raw int8 weights (A of the
+// s8·u8 fused kernels).
 struct WeightRows {
   int64_t rows = 0, k = 0, lda = 0;
   std::vector<uint8_t> data;
   std::vector<int32_t> row_sum;
 };
-WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k);
+WeightRows PackWeightRows(const int8_t* w, int64_t rows, int64_t k, bool offset);
 
 // im2col of one image and group (x: cpg planes [H × W]) as panels of nr positions: B'[tap][pos]
 // (padding taps = zx), col_sum[pos] = Σ_tap B'. Reuses b's storage between calls.
@@ -46,16 +48,13 @@ inline int32_t PanelZeroPoint(bool x_signed, int32_t zx, PanelType type) {
   return x_signed ? zx + 128 : zx;
 }
 
-// Raw int8 weight rows (A of the s8·u8 kernels): [rows × lda], zeros after k; Σw per row.
-WeightRows PackWeightRowsRaw(const int8_t* w, int64_t rows, int64_t k);
-
 // A convolution of one image and group through a kernel's fused s8·u8 microkernel
 // (QGemmKernel::fused_s8u8): W·im2col(X), corrected and requantized (float32, half-even) into
 // out[channel·positions + position]. Threads split position panels.
 struct FusedConvArgs {
   const ConvGeometry* gm;
   const QGemmKernel* kernel;
-  const WeightRows* rows;  // PackWeightRowsRaw
+  const WeightRows* rows;  // PackWeightRows(…, offset = false)
   const uint8_t* x;        // cpg planes
   int64_t cpg;
   bool x_signed;

@@ -93,7 +93,6 @@ void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Correction
                       reinterpret_cast<const int32_t*>(corr.col_term + n0),
                       nullptr,
                       f.mult + n0,
-                      false,
                       f.zy,
                       f.out_signed,
                       f.out + m0 * f.ldo + n0,
@@ -109,7 +108,7 @@ void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& co
   const PackedWeights& b = *p.b;
   const int64_t n0 = panel * b.nr, cols = std::min<int64_t>(b.nr, b.n - n0);
   // The u8·s8 fused form adds per-column terms only: one weight zero point, per-tensor za.
-  if (p.fused && kernel.fused && !corr.zw && !p.a_row_zero && !p.fused->mult_per_row) {
+  if (p.fused && kernel.fused && !corr.zw && !p.a_row_zero) {
     return FusedTile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum, panel);
   }
   kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, tile, b.nr);

@@ -57,11 +57,11 @@ struct CTile {
 using TileSink = std::function<void(const CTile&)>;
 
 // Requantization fused into the microkernel (kernels whose QGemmKernel::fused is set, and only
-// when one weight zero point serves every column): float32 multipliers, half-even, 8-bit
-// outputs; element (m, n) goes to out[m·ldo + n]. Same bytes as a sink running Requantizer.
+// when one weight zero point serves every column and za is per-tensor): float32 multipliers,
+// half-even, 8-bit outputs; element (m, n) goes to out[m·ldo + n]. Same bytes as a sink running
+// Requantizer.
 struct FusedRequant {
-  const float* mult;  // per row (mult_per_row) or per column of the whole product
-  bool mult_per_row;
+  const float* mult;  // per column of the whole product
   int32_t zy;
   bool out_signed;
   uint8_t* out;

@@ -93,7 +93,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   };
   g.sink = &sink;
   const bool fusable = rq && rq->Fusable(y.dtype());
-  const FusedRequant fused{fusable ? rq->multipliers() : nullptr, false, rq ? rq->zero_point() : 0,
+  const FusedRequant fused{fusable ? rq->multipliers() : nullptr, rq ? rq->zero_point() : 0,
                            y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()), n};
   if (fusable) g.fused = &fused;
   QGemm(kernel, g, threads);
@@ -329,8 +329,8 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   if (!kernel.pair_sat16) {
     if (IsDepthwise(node, w)) return prepared;
     for (int64_t g = 0; g < group; ++g) {
-      prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps));
-      if (kernel.fused_s8u8) prepared.rows_raw.push_back(PackWeightRowsRaw(data.data() + g * mpg * taps, mpg, taps));
+      prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, true));
+      if (kernel.fused_s8u8) prepared.rows_raw.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, false));
     }
     return prepared;
   }

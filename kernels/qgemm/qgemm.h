@@ -32,14 +32,13 @@ using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda,
 //                              when row_factor is set),                           m = mult[r]
 //   out[r·ldo + j] = clamp(round_half_even(float(v) · m), qlo − zy, qhi − zy) + zy   (8-bit)
 // — integer adds modulo 2^32 as the driver's correction (kernels/gemm.cc), then Requantizer's
-// float32/half-even operations (kernels/requant.h). mult_per_row says which form the caller means.
+// float32/half-even operations (kernels/requant.h).
 struct FusedOutput {
   const int32_t* row_const;   // [mr]
   const int32_t* row_factor;  // [mr], or nullptr
   const int32_t* col_term;    // [cols], or nullptr
   const int32_t* col_factor;  // [cols] (read only with row_factor)
   const float* mult;
-  bool mult_per_row;
   int32_t zy;
   bool out_signed;
   void* out;
