@@ -34,14 +34,12 @@ std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
   return v;
 }
 
-// Requantization parameters of n output channels (scale s_w[i], or one s_w for all): each
-// distinct weight scale is formed once, as a runtime would at session creation.
+// Requantization parameters of n output channels (scale s_w[i]; one entry when one s_w serves
+// all, see Requantizer): each distinct weight scale is formed once, as a runtime would.
 std::vector<RequantParams> ChannelRequantParams(const Profile& p, const std::vector<const Tensor*>& in, int64_t n) {
   const float sx = static_cast<float>(in[1]->GetDouble(0)), sy = static_cast<float>(in[6]->GetDouble(0));
   const Tensor& sw = *in[4];
-  if (sw.numel() == 1) {
-    return std::vector<RequantParams>(static_cast<size_t>(n), MakeRequantParams(p, sx, static_cast<float>(sw.GetDouble(0)), sy));
-  }
+  if (sw.numel() == 1) return {MakeRequantParams(p, sx, static_cast<float>(sw.GetDouble(0)), sy)};
   std::vector<RequantParams> rp;
   rp.reserve(static_cast<size_t>(n));
   float previous = 0;
@@ -85,7 +83,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   g.b_zero = zw.data();
   // Each finished tile goes straight to the output: rows of C are rows of Y.
   std::optional<Requantizer> rq;
-  if (qlinear) rq.emplace(p, ChannelRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)));
+  if (qlinear) rq.emplace(p, ChannelRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)), n);
   Tensor& y = out[0];
   const TileSink sink = [&](const CTile& t) {
     const AccBlock block{t.data, t.rows, t.cols, t.n0, t.m0 * n + t.n0, n, 1, false, t.ld};
@@ -256,7 +254,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const std::vector<int32_t> zw = IntsOf(zw_t, cout), bias = IntsOf(bias_t, cout);
   std::optional<Requantizer> rq;
   if (qlinear) {
-    rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)));
+    rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
   }
   Tensor& y = out[0];
   if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {  // IsDepthwise

@@ -94,9 +94,13 @@ constexpr int64_t kRowChunk = 8;
 
 }  // namespace
 
-Requantizer::Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy)
+Requantizer::Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy, int64_t channels)
     : profile_(p), rp_(std::move(rp)), zy_(zy),
       fast_(p.requant == Requant::kFloat32 && p.rounding == Rounding::kHalfEven) {
+  if (rp_.size() == 1) {
+    multiplier_.assign(static_cast<size_t>(channels), static_cast<float>(rp_[0].multiplier));
+    return;
+  }
   multiplier_.reserve(rp_.size());
   for (const RequantParams& r : rp_) multiplier_.push_back(static_cast<float>(r.multiplier));
 }
@@ -151,15 +155,11 @@ void Requantizer::RunGeneral(const AccBlock& b, Tensor& y) const {
   for (int64_t r = 0; r < b.rows; ++r) {
     for (int64_t c = 0; c < b.cols; ++c) {
       const int64_t ch = b.channel0 + (b.channel_per_row ? r : c);
-      const int64_t v = Requantize(profile_, rp_[static_cast<size_t>(ch)], b.acc[r * b.ld() + c]);
+      const RequantParams& rp = rp_[rp_.size() == 1 ? 0 : static_cast<size_t>(ch)];
+      const int64_t v = Requantize(profile_, rp, b.acc[r * b.ld() + c]);
       y.SetInt(b.offset + r * b.row_stride + c * b.col_stride, FinishOutput(v, zy_, t, DTypeMin(t), DTypeMax(t)));
     }
   }
-}
-
-void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
-                     const AccBlock& b, Tensor& y) {
-  Requantizer(p, rp, zy).Run(b, y);
 }
 
 void StoreBlock(const AccBlock& b, Tensor& y) {

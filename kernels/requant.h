@@ -28,7 +28,9 @@ struct AccBlock {
 // chosen) and then applied to many blocks, from several threads at once.
 class Requantizer {
  public:
-  Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy);
+  // rp: one entry per channel, or a single entry shared by `channels` channels (per-tensor
+  // weight scale: formed once, not copied per channel).
+  Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_t zy, int64_t channels);
   void Run(const AccBlock& b, Tensor& y) const;
   // Whether the float32/half-even fast path applies to outputs of type t: what the fused
   // microkernels compute (kernels/gemm.h FusedRequant), with these multipliers and zero point.
@@ -47,9 +49,6 @@ class Requantizer {
   int32_t zy_;
   bool fast_;
 };
-
-void RequantizeBlock(const Profile& p, const std::vector<RequantParams>& rp, int32_t zy,
-                     const AccBlock& b, Tensor& y);
 
 // The raw accumulators (MatMulInteger/ConvInteger outputs, int32).
 void StoreBlock(const AccBlock& b, Tensor& y);

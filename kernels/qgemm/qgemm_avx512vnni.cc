@@ -14,6 +14,9 @@ namespace {
 // rows a single chain per register would wait on VPDPBUSD's latency every k step, so those
 // tiles keep kChains partial sums (k steps round-robin) and add them at the end — integer adds,
 // so the total is the same in any order.
+// One- and two-row tiles stream their panel once (GEMV): fetch it ahead.
+constexpr int kPrefetchBytes = 2048;
+
 template <int MR, bool kS8U8 = false>
 inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a, int64_t lda, const void* b,
                                                       __m512i (&lo)[MR], __m512i (&hi)[MR]) {
@@ -26,6 +29,10 @@ inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a,
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) l[c][r] = h[c][r] = _mm512_setzero_si512();
   auto step = [&](int c, int64_t q) __attribute__((always_inline)) {
+    if (MR <= 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(bb + q * 128 + kPrefetchBytes), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(bb + q * 128 + kPrefetchBytes + 64), _MM_HINT_T0);
+    }
     const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
     const __m512i w1 = _mm512_loadu_si512(bb + q * 128 + 64);
 #pragma GCC unroll 8
