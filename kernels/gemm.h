@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/no_init_allocator.h"
 #include "kernels/qgemm/qgemm.h"
 
 namespace qfarm::kernels {
@@ -17,7 +18,7 @@ namespace qfarm::kernels {
 struct PackedWeights {
   int64_t k = 0, k4 = 0, n = 0;
   int nr = 0;
-  std::vector<int8_t> data;
+  std::vector<int8_t, NoInitAllocator<int8_t>> data;  // every byte written by whoever packs it
   std::vector<int32_t> col_sum;
 };
 

@@ -193,7 +193,7 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
               bool x_signed, int32_t zx, const std::vector<int32_t>& zw, const int32_t* bias, int64_t batch,
               int64_t cin, int64_t cout, int64_t group, int threads, const Requantizer* rq, Tensor& y) {
   const int64_t cpg = cin / group, mpg = cout / group, positions = gm.out[0] * gm.out[1];
-  PackedWeights panels;
+  thread_local PackedWeights panels;  // reused: packed afresh on every call, never reallocated
   std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx, PanelType::kS8));
   const bool s8u8 = kernel.fused_s8u8 && rq && rq->Fusable(y.dtype()) && !weights.rows_raw.empty();
   for (int64_t n = 0; n < batch; ++n) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/no_init_allocator.h"
 #include "common/status.h"
 
 namespace qfarm {
@@ -55,26 +56,6 @@ std::string ShapeToString(const Shape& shape);  // "[1,3,224,224]"
 
 float HalfToFloat(uint16_t h);
 uint16_t FloatToHalf(float f);  // round to nearest even, as IEEE conversion does
-
-// std::allocator whose value-initialization (vector::resize) leaves elements uninitialized.
-template <typename T>
-struct NoInitAllocator : std::allocator<T> {
-  template <typename U>
-  struct rebind {
-    using other = NoInitAllocator<U>;
-  };
-  NoInitAllocator() = default;
-  template <typename U>
-  NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
-  template <typename U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <typename U, typename... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
 
 class Tensor {
  public:
