@@ -40,4 +40,28 @@ void DepthwiseConv(const DwConvArgs& a);
 // Whether this CPU runs `isa` as asked (false: DepthwiseConv falls back to a lower level).
 bool DwIsaAvailable(DwIsa isa);
 
+#if defined(__x86_64__)
+// Small planes, requantized in the same pass (dwconv_small_avx512.cc): 3×3, stride 1, dilation
+// 1, output plane = input plane of at most 256 pixels; float32/half-even requantization (the
+// Requantizer fast path) into 8-bit NCHW outputs. Needs AVX-512BW/VL/VNNI (DwSmallAvailable).
+struct DwSmallArgs {
+  const ConvGeometry* g;
+  const void* x;  // one image, [C, H, W]
+  bool x_signed;
+  int32_t zx;
+  const int8_t* w;      // [C, 3, 3]
+  const int32_t* zw;    // per channel, or nullptr
+  const int32_t* bias;  // per channel, or nullptr
+  int64_t channels;
+  const float* mult;    // per channel
+  int32_t zy;
+  bool out_signed;
+  uint8_t* out;         // [C, H, W]
+};
+bool DwSmallAvailable();
+bool DwSmallEligible(const ConvGeometry& g);
+// Channels [c_begin, c_end); c_begin a multiple of 32 except at the start.
+void DepthwiseSmallRequantAvx512(const DwSmallArgs& a, int64_t c_begin, int64_t c_end);
+#endif
+
 }  // namespace qfarm::kernels

@@ -174,6 +174,14 @@ void Depthwise(const ConvGeometry& gm, const QGemmKernel& kernel, const std::byt
   const DwIsa isa = kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512
                     : kernel.isa == Isa::kAvxVnni  ? DwIsa::kAvx2
                                                    : DwIsa::kPortable;
+#if defined(__x86_64__)
+  if (kernel.isa == Isa::kAvx512Vnni && rq && rq->Fusable(y.dtype()) && DwSmallEligible(gm) && DwSmallAvailable()) {
+    const DwSmallArgs args{&gm, x, x_signed, zx, w, zw, bias, channels, rq->multipliers(), rq->zero_point(),
+                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + offset};
+    ParallelFor(channels, threads, 32, [&](int64_t begin, int64_t end) { DepthwiseSmallRequantAvx512(args, begin, end); });
+    return;
+  }
+#endif
   ParallelFor(channels, threads, chunk, [&](int64_t begin, int64_t end) {
     std::vector<int32_t> acc(static_cast<size_t>(std::min(chunk, end - begin) * positions));
     for (int64_t c0 = begin; c0 < end; c0 += chunk) {

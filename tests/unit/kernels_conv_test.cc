@@ -150,6 +150,14 @@ TEST(KernelsConv, GeometrySweepEqualsReference) {
   cases.push_back(ConvTester().Channels(3, 4).Image(1, 1).Kernel(3, 3).Pads(1, 1, 1, 1));
   cases.push_back(ConvTester().Channels(2, 3).Image(2, 1).Kernel(5, 5).Pads(2, 2, 2, 2).Signed(true).Extremes(true));
   cases.push_back(ConvTester().Channels(9, 17).Image(13, 11).Kernel(3, 3).Pads(1, 1, 1, 1).Signed(true).Extremes(true));
+  // Depthwise 3×3 same-size planes of at most 256 pixels (the channels-last small-plane loop on
+  // AVX-512): channel counts around its 32-channel blocks, asymmetric pads, 1×1 planes.
+  cases.push_back(ConvTester().Channels(40, 40).Group(40).Image(7, 7).Pads(1, 1, 1, 1));
+  cases.push_back(ConvTester().Channels(67, 67).Group(67).Image(14, 14).Pads(1, 1, 1, 1).Signed(true).Extremes(true));
+  cases.push_back(ConvTester().Channels(33, 33).Group(33).Image(1, 1).Pads(1, 1, 1, 1).Signed(true));
+  cases.push_back(ConvTester().Channels(20, 20).Group(20).Image(5, 9).Pads(2, 0, 0, 2).Batch(2));
+  cases.push_back(ConvTester().Channels(16, 16).Group(16).Image(16, 16).Pads(1, 1, 1, 1).PerChannel(true).Extremes(true));
+  cases.push_back(ConvTester().Channels(8, 8).Group(8).Image(3, 17).Pads(1, 1, 1, 1).Signed(true).Bias(false));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
