@@ -49,6 +49,7 @@ inline __mmask16 Head(int64_t n) { return n >= 16 ? __mmask16{0xffff} : static_c
 struct Geometry {
   int64_t H, W, Wp, Hp, P;  // input plane, padded plane, outputs (= H·W)
   int64_t top, left;
+  std::vector<int32_t> padded;  // pixel → its index in the padded plane (no divides per block)
 };
 
 // Rows of 16 bytes (row i at src + i·stride, rows ≥ rows_valid read as 0, `cols` bytes each)
@@ -70,7 +71,7 @@ void LoadInput(const Geometry& g, const uint8_t* x, int64_t channels, int32_t zx
         const int64_t p = p0 + kBitReverse4[i];
         if (p >= g.P) continue;
         const __m256i v = T(-1) < 0 ? _mm256_cvtepi8_epi16(r[i]) : _mm256_cvtepu8_epi16(r[i]);
-        int16_t* dst = xt + ((p / g.W + g.top) * g.Wp + p % g.W + g.left) * kBlock + half * 16;
+        int16_t* dst = xt + int64_t{g.padded[static_cast<size_t>(p)]} * kBlock + half * 16;
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_sub_epi16(v, vzx));
       }
     }
@@ -188,8 +189,10 @@ bool DwSmallEligible(const ConvGeometry& g) {
 
 void DepthwiseSmallRequantAvx512(const DwSmallArgs& a, int64_t c_begin, int64_t c_end) {
   const ConvGeometry& cg = *a.g;
-  const Geometry g{cg.in[0], cg.in[1], cg.in[1] + cg.pad_begin[1] + cg.pad_end[1], cg.in[0] + cg.pad_begin[0] + cg.pad_end[0],
-                   cg.in[0] * cg.in[1], cg.pad_begin[0], cg.pad_begin[1]};
+  Geometry g{cg.in[0], cg.in[1], cg.in[1] + cg.pad_begin[1] + cg.pad_end[1], cg.in[0] + cg.pad_begin[0] + cg.pad_end[0],
+             cg.in[0] * cg.in[1], cg.pad_begin[0], cg.pad_begin[1], {}};
+  for (int64_t y = 0; y < g.H; ++y)
+    for (int64_t x = 0; x < g.W; ++x) g.padded.push_back(static_cast<int32_t>((y + g.top) * g.Wp + x + g.left));
   std::vector<int16_t> xt(static_cast<size_t>(g.Hp * g.Wp * kBlock), 0);
   std::vector<int16_t> pair_lo(static_cast<size_t>(g.Hp * g.Wp * kBlock)), pair_hi(pair_lo.size());
   std::vector<uint8_t> ot(static_cast<size_t>((g.P + 15) / 16 * 16 * kBlock));
