@@ -30,6 +30,11 @@ std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
   if (!t) return std::vector<int32_t>(static_cast<size_t>(n), 0);
   if (t->numel() == 1) return std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(t->GetInt(0)));
   std::vector<int32_t> v(static_cast<size_t>(n));
+  if (t->dtype() == DType::kInt32) {  // biases: no per-element type dispatch
+    const auto d = t->data<int32_t>();
+    std::copy(d.begin(), d.begin() + n, v.begin());
+    return v;
+  }
   for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(i));
   return v;
 }
