@@ -13,6 +13,7 @@
 #include "kernels/devices.h"
 #include "kernels/executor.h"
 #include "reference/ops.h"
+#include "tests/support/kernel_paths.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -85,27 +86,7 @@ class ConvTester {
       }
     }
     const std::string what = Describe() + " zx=" + std::to_string(zx.GetInt(0)) + " zy=" + std::to_string(zy.GetInt(0));
-    int compared = 0;
-    for (const HostDeviceInfo& dev : HostDevices()) {
-      if (!dev.available || dev.name == "host") continue;
-      const QGemmKernel& kernel = *FindQGemmKernel(dev.isa);
-      for (const std::string& prof_name : dev.profiles) {
-        const Profile prof = *ParseProfile(prof_name);
-        auto want = RunReferenceNode(n, prof, in);
-        EXPECT_TRUE(want.ok()) << what << ": " << want.status().message();
-        if (!want.ok()) return compared;
-        for (int threads : {1, 3}) {
-          auto got = RunKernelNode(n, kernel, prof, in, threads);
-          EXPECT_TRUE(got.ok()) << what << ": " << got.status().message();
-          if (!got.ok()) return compared;
-          EXPECT_EQ((*got)[0], (*want)[0]) << dev.name << " profile=" << prof_name << " threads=" << threads << " "
-                                           << what << " seed=" << seed;
-          if ((*got)[0] != (*want)[0]) return compared;
-          ++compared;
-        }
-      }
-    }
-    return compared;
+    return CompareOnEveryPath(n, in, what + " seed=" + std::to_string(seed));
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "kernels/devices.h"
 #include "kernels/executor.h"
 #include "reference/ops.h"
+#include "tests/support/kernel_paths.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -65,27 +66,7 @@ class MatMulTester {
       node.inputs = {"a", "sa", "za", "w", "sw", "zw", "sy", "zy"};
       in = {&a, &sa, &za, &w, &sw, &zw, &sy, &zy};
     }
-    int compared = 0;
-    for (const HostDeviceInfo& dev : HostDevices()) {
-      if (!dev.available || dev.name == "host") continue;
-      const QGemmKernel& kernel = *FindQGemmKernel(dev.isa);
-      for (const std::string& prof_name : dev.profiles) {
-        const Profile prof = *ParseProfile(prof_name);
-        auto want = RunReferenceNode(node, prof, in);
-        EXPECT_TRUE(want.ok()) << t.Describe() << ": " << want.status().message();
-        if (!want.ok()) return compared;
-        for (int threads : {1, 3}) {
-          auto got = RunKernelNode(node, kernel, prof, in, threads);
-          EXPECT_TRUE(got.ok()) << t.Describe() << ": " << got.status().message();
-          if (!got.ok()) return compared;
-          EXPECT_EQ((*got)[0], (*want)[0]) << dev.name << " profile=" << prof_name << " threads=" << threads << " "
-                                           << t.Describe() << " seed=" << seed_;
-          if ((*got)[0] != (*want)[0]) return compared;
-          ++compared;
-        }
-      }
-    }
-    return compared;
+    return CompareOnEveryPath(node, in, t.Describe() + " seed=" + std::to_string(seed_));
   }
 
  private:
