@@ -201,7 +201,8 @@ void Depthwise(const ConvGeometry& gm, const QGemmKernel& kernel, const std::byt
 }
 
 // The exact paths: per (image, group) the activations packed as panels, the weight rows as A,
-// tiles of [output channels × positions] handed to `store` as NCHW blocks.
+// tiles of [output channels × positions] requantized (fused where the kernel can) or stored
+// straight into the NCHW output.
 void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedWeights& weights, const uint8_t* x,
               bool x_signed, int32_t zx, const std::vector<int32_t>& zw, const int32_t* bias, int64_t batch,
               int64_t cin, int64_t cout, int64_t group, int threads, const Requantizer* rq, Tensor& y) {
