@@ -4,9 +4,8 @@
 //   1. 16×16 byte transposes put x − zx in a zero-padded [pixel][channel] int16 buffer;
 //   2. each padded pixel j gets the interleaved pair (x[j], x[j+1]) per channel once, so a
 //      kernel row of an output pixel is two VPDPWSSD: (x0, x1)·(w0, w1) and (x1, x2)·(0, w2);
-//   3. the int32 sums (bias included) are requantized in lanes (float32, half-even: the
-//      operations of kernels/requant.h) to bytes, and 16×16 byte transposes write them back to
-//      the NCHW planes.
+//   3. the int32 sums (bias included) are requantized in lanes (kernels/requant_lanes.h) to
+//      bytes, and 16×16 byte transposes write them back to the NCHW planes.
 // Products are exact (|x − zx|, |w − zw| ≤ 255) and VPDPWSSD adds without saturating, so the
 // sums wrap exactly like every other depthwise loop's.
 #include <immintrin.h>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "kernels/dwconv.h"
+#include "kernels/requant_lanes.h"
 
 // GCC 12 warns about the _mm512_undefined_* placeholders inside its own intrinsics (GCC bug
 // 105593, a false positive); nothing of ours is uninitialized.
@@ -146,13 +146,9 @@ void Block(const Geometry& g, const DwSmallArgs& a, int64_t c0, int16_t* xt, int
   const __m512i b0 = _mm512_load_si512(bias), b1 = _mm512_load_si512(bias + 16);
   const __m512i bias_lo = _mm512_permutex2var_epi32(b0, to_lo, b1), bias_hi = _mm512_permutex2var_epi32(b0, to_hi, b1);
   const __m512 m0 = _mm512_load_ps(mult), m1 = _mm512_load_ps(mult + 16);
-  constexpr int32_t qlo = kSignedOut ? -128 : 0, qhi = kSignedOut ? 127 : 255;
-  const __m512 lo_bound = _mm512_set1_ps(static_cast<float>(qlo - a.zy)), hi_bound = _mm512_set1_ps(static_cast<float>(qhi - a.zy));
-  const __m512i vzy = _mm512_set1_epi32(a.zy);
-  // Same float ops as Requantizer; clamping to the exact bounds gives its bytes (requant.cc).
+  const RequantBounds512 bounds = MakeRequantBounds512(kSignedOut ? -128 : 0, kSignedOut ? 127 : 255, a.zy);
   auto requant = [&](__m512i v, __m512 m) __attribute__((always_inline)) {
-    const __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), m), lo_bound), hi_bound);
-    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), vzy));
+    return _mm512_cvtepi32_epi8(Requantize512(v, m, bounds));
   };
   for (int64_t oy = 0, p = 0; oy < g.H; ++oy) {
     for (int64_t ox = 0; ox < g.W; ++ox, ++p) {

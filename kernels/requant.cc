@@ -3,6 +3,8 @@
 #include <algorithm>
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "kernels/requant_lanes.h"
 #endif
 #include <cmath>
 
@@ -39,18 +41,11 @@ inline void RowScalar(const int32_t* acc, const float* m, int64_t n, int32_t zy,
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <typename T, bool kOne>
 __attribute__((target("avx512f"))) void RowAvx512(const int32_t* acc, const float* m, int64_t n, int32_t zy, T* out) {
-  // Clamping the float to the exact bounds [qlo − zy, qhi − zy] (integers, exact in float) gives
-  // the bytes of RowScalar's two clamps: a value rounding outside the range ends at its end
-  // either way, and no integer clamp is left to do.
-  const __m512 vlo = _mm512_set1_ps(static_cast<float>(kQLo<T> - zy));
-  const __m512 vhi = _mm512_set1_ps(static_cast<float>(kQHi<T> - zy));
-  const __m512i vzy = _mm512_set1_epi32(zy);
+  const RequantBounds512 bounds = MakeRequantBounds512(kQLo<T>, kQHi<T>, zy);
   const __m512 one = _mm512_set1_ps(*m);
   auto block = [&](int64_t c, __mmask16 k) __attribute__((always_inline, target("avx512f"))) {
     const __m512 mv = kOne ? one : _mm512_maskz_loadu_ps(k, m + c);
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, acc + c)), mv);
-    v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
-    _mm512_mask_cvtepi32_storeu_epi8(out + c, k, _mm512_add_epi32(_mm512_cvtps_epi32(v), vzy));
+    _mm512_mask_cvtepi32_storeu_epi8(out + c, k, Requantize512(_mm512_maskz_loadu_epi32(k, acc + c), mv, bounds));
   };
   int64_t c = 0;
   for (; c + 16 <= n; c += 16) block(c, __mmask16{0xffff});

@@ -5,6 +5,7 @@
 
 #include "kernels/qgemm/qgemm.h"
 #include "kernels/qgemm/rows.h"
+#include "kernels/requant_lanes.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -79,12 +80,8 @@ __attribute__((noinline)) void Tile(int64_t k4, const void* a, int64_t lda, cons
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-// One 16-column half of a row: the correction and the float32/half-even requantization of
-// FusedOutput. Integer adds wrap as in kernels/gemm.cc Correct; CVTDQ2PS, MULPS and CVTPS2DQ
-// (half-even under the default MXCSR) are Requantizer's operations. The clamp differs in form
-// only: Requantizer clamps the float to [qlo − zy − 1, qhi − zy + 1] and the integer to
-// [qlo, qhi]; clamping the float to [qlo − zy, qhi − zy] (integers, exact in float) gives the
-// same byte, since a value rounding outside the range is clamped to its end either way.
+// One 16-column half of a row: the correction (integer adds wrapping as in kernels/gemm.cc
+// Correct), then Requantizer's float32/half-even operations (kernels/requant_lanes.h).
 // kS8U8 (convolutions): per-row multipliers, row_factor·col_factor when kRowFactor, no col_term;
 // otherwise (matmuls): col_term and per-column multipliers, no row_factor.
 template <bool kSigned, bool kS8U8, bool kRowFactor>
@@ -96,12 +93,8 @@ inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mm
     v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(o.row_factor[r]),
                                                _mm512_maskz_loadu_epi32(k, o.col_factor + j0)));
   }
-  constexpr int32_t qlo = kSigned ? -128 : 0, qhi = kSigned ? 127 : 255;
-  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), m);
-  f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(static_cast<float>(qlo - o.zy))),
-                    _mm512_set1_ps(static_cast<float>(qhi - o.zy)));
-  const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), _mm512_set1_epi32(o.zy));
-  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, q);
+  const RequantBounds512 bounds = MakeRequantBounds512(kSigned ? -128 : 0, kSigned ? 127 : 255, o.zy);
+  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, Requantize512(v, m, bounds));
 }
 
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor>
