@@ -1,7 +1,5 @@
 #include "kernels/conv_nchw.h"
 
-#include "kernels/parallel.h"
-
 #include <algorithm>
 #include <cstring>
 #if defined(__SSE2__)
@@ -10,6 +8,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#include "kernels/parallel.h"
+#include "kernels/vector_clones.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -44,12 +45,6 @@ void FillTapRow(const ConvGeometry& g, const uint8_t* x, int64_t c, int64_t ky, 
     std::memset(out + in1, pad, static_cast<size_t>(b - in1));
   }
 }
-
-#if defined(__x86_64__)
-#define QFARM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define QFARM_VECTOR_CLONES
-#endif
 
 // sum[j] += (T)(row[j] ^ flip), modulo 2^32.
 template <typename T>

@@ -4,16 +4,10 @@
 #include <cstring>
 
 #include "kernels/parallel.h"
+#include "kernels/vector_clones.h"
 
 namespace qfarm::kernels {
 namespace {
-
-#if defined(__x86_64__)
-// The correction loops are plain integer code; one clone per vector width, picked at load time.
-#define QFARM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define QFARM_VECTOR_CLONES
-#endif
 
 // Per-column part of the correction, once per GEMM: bias − (128·signed + za)·Σw + K·za·zw,
 // modulo 2^32 (with per-row zero points only bias − 128·signed·Σw; the za terms go per row).

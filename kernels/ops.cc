@@ -208,8 +208,9 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
               int64_t cin, int64_t cout, int64_t group, int threads, const Requantizer* rq, Tensor& y) {
   const int64_t cpg = cin / group, mpg = cout / group, positions = gm.out[0] * gm.out[1];
   thread_local PackedWeights panels;  // reused: packed afresh on every call, never reallocated
-  std::vector<int32_t> zb(static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx, PanelType::kS8));
   const bool s8u8 = kernel.fused_s8u8 && rq && rq->Fusable(y.dtype()) && !weights.rows_raw.empty();
+  // The panels' zero point, as the per-column array GemmProblem takes (the unfused path only).
+  const std::vector<int32_t> zb(s8u8 ? 0 : static_cast<size_t>(positions), PanelZeroPoint(x_signed, zx, PanelType::kS8));
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t g = 0; g < group; ++g) {
       const uint8_t* xg = x + (n * cin + g * cpg) * gm.in[0] * gm.in[1];
@@ -271,7 +272,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
   }
   Tensor& y = out[0];
-  if (!kernel.pair_sat16 && group == cin && cpg == 1 && mpg == 1) {  // IsDepthwise
+  if (!kernel.pair_sat16 && IsDepthwise(node, *w)) {
     for (int64_t n = 0; n < batch; ++n) {
       Depthwise(gm, kernel, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
                 w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, threads,
