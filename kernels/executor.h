@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "kernels/conv_nchw.h"
+#include "kernels/conv_nhwc.h"
 #include "kernels/gemm.h"
 #include "kernels/qgemm/qgemm.h"
 #include "model/graph.h"
@@ -49,6 +50,7 @@ struct PreparedWeights {
   std::vector<PackedWeights> groups;
   std::vector<WeightRows> rows;
   std::vector<WeightRows> rows_raw;  // raw int8 rows too when the kernel has a fused s8·u8 form
+  std::vector<PackedWeights> channels_last;  // B of the channels-last form (kernels/conv_nhwc.h), if it has one
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 
@@ -75,11 +77,19 @@ class PreparedGraph {
   std::map<const Node*, Packed> packed_;
 };
 
+// Whether the kernels can run convolution `node` with weights `w` on channels-last activations
+// (kernels/layout.h): 2-D QLinearConv/ConvInteger with int8 weights and group 1, on the exact
+// paths (pair_sat16=off; VPMADDUBSW's pair saturation depends on the k order).
+bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tensor& w);
+
 // Runs one node on the kernel path (packing its weights unless `prepared` is given), or returns
 // a NotFound status when the kernels do not cover it (the caller then uses the reference).
+// `channels_last`: the node's activation input and output are channels-last (only for nodes
+// with HasChannelsLastForm).
 StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
                                             const Profile& profile,
                                             const std::vector<const Tensor*>& inputs, int threads,
-                                            const PreparedWeights* prepared = nullptr);
+                                            const PreparedWeights* prepared = nullptr,
+                                            bool channels_last = false);
 
 }  // namespace qfarm::kernels

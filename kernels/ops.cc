@@ -250,7 +250,7 @@ void ConvNchw(const ConvGeometry& gm, const QGemmKernel& kernel, const PreparedW
 // QLinearConv / ConvInteger with int8 weights: im2col per (image, group) then GEMM.
 StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, const Profile& p,
                                    const std::vector<const Tensor*>& in, int threads,
-                                   const PreparedWeights* prepared) {
+                                   const PreparedWeights* prepared, bool channels_last) {
   const bool qlinear = node.op_type == "QLinearConv";
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
@@ -272,6 +272,20 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
   }
   Tensor& y = out[0];
+  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
+  const PreparedWeights& weights = prepared ? *prepared : local;
+  const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
+  if (channels_last) {
+    if (!HasChannelsLastForm(node, kernel, *w) || weights.channels_last.empty()) {
+      return Internal("node '" + node.name + "': no channels-last form on " + std::string(kernel.name));
+    }
+    for (int64_t n = 0; n < batch; ++n) {
+      ConvNhwc({&gm, &kernel, &weights.channels_last[0], xbytes + n * cin * gm.in[0] * gm.in[1], cin,
+                x->dtype() == DType::kInt8, zx, zw.data(), bias_t ? bias.data() : nullptr, rq ? &*rq : nullptr, &y,
+                n * cout * positions, threads});
+    }
+    return out;
+  }
   if (!kernel.pair_sat16 && IsDepthwise(node, *w)) {
     for (int64_t n = 0; n < batch; ++n) {
       Depthwise(gm, kernel, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
@@ -280,9 +294,6 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     }
     return out;
   }
-  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
-  const PreparedWeights& weights = prepared ? *prepared : local;
-  const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   if (!kernel.pair_sat16) {
     ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias_t ? bias.data() : nullptr, batch,
              cin, cout, group, threads, rq ? &*rq : nullptr, y);
@@ -327,6 +338,11 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
 
 }  // namespace
 
+bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
+  const bool conv = node.domain.empty() && (node.op_type == "QLinearConv" || node.op_type == "ConvInteger");
+  return conv && !kernel.pair_sat16 && w.dtype() == DType::kInt8 && w.rank() == 4 && node.AttrInt("group", 1) == 1;
+}
+
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
   PreparedWeights prepared;
   const auto data = w.data<int8_t>();
@@ -341,6 +357,9 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
   if (!kernel.pair_sat16) {
     if (IsDepthwise(node, w)) return prepared;
+    if (HasChannelsLastForm(node, kernel, w)) {
+      prepared.channels_last.push_back(PackConvWeightsNhwc(data.data(), w.dim(0), w.dim(1), w.dim(2), w.dim(3), kernel.nr));
+    }
     for (int64_t g = 0; g < group; ++g) {
       prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, true));
       if (kernel.fused_s8u8) prepared.rows_raw.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, false));
@@ -358,7 +377,7 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
 StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
                                             const Profile& profile,
                                             const std::vector<const Tensor*>& inputs, int threads,
-                                            const PreparedWeights* prepared) {
+                                            const PreparedWeights* prepared, bool channels_last) {
   const bool ms = node.domain == "com.microsoft";
   if (node.op_type == "QLinearAdd" && ms) return KernelQLinearAdd(node, profile, inputs, threads);
   if (node.op_type == "QLinearAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, false, threads);
@@ -368,7 +387,7 @@ StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel&
     return MatMul(node, kernel, profile, inputs, threads, prepared);
   }
   if (node.op_type == "QLinearConv" || node.op_type == "ConvInteger") {
-    return Conv(node, kernel, profile, inputs, threads, prepared);
+    return Conv(node, kernel, profile, inputs, threads, prepared, channels_last);
   }
   return NotCovered();
 }

@@ -63,18 +63,28 @@ void RegisterShape(const LayerShape& s, int threads) {
   const std::string suffix = "/" + s.name + "/threads:" + std::to_string(threads);
   for (const kernels::HostPath& path : kernels::AvailableHostPaths()) {
     if (path.isa == kernels::Isa::kScalar) continue;
-    benchmark::RegisterBenchmark(("qfarm-" + std::string(kernels::IsaName(path.isa)) + suffix).c_str(),
-                                 [s, threads, path](benchmark::State& state) {
-      const kernels::QGemmKernel& k = *kernels::FindQGemmKernel(path.isa);
-      auto op = MakeOurs(s, k);
-      const Profile p = *ParseProfile(path.declared_profile);
-      for (auto _ : state) {
-        auto out = kernels::RunKernelNode(op->node, k, p, op->in, threads, &op->prepared);
-        if (!out.ok()) { state.SkipWithError(out.status().message().c_str()); return; }
-        benchmark::DoNotOptimize(out);
-      }
-      SetCounters(state, s, threads);
-    })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    const kernels::QGemmKernel& k = *kernels::FindQGemmKernel(path.isa);
+    // Convolutions also channels-last, the layout the peers run in (kernels/layout.h); random
+    // inputs, so the same bytes serve as either order.
+    const bool has_cl = !s.gemm && [&] {
+      const auto op = MakeOurs(s, k);
+      return kernels::HasChannelsLastForm(op->node, k, op->owned[3]);
+    }();
+    for (bool cl : {false, true}) {
+      if (cl && !has_cl) continue;
+      const std::string impl = "qfarm-" + std::string(kernels::IsaName(path.isa)) + (cl ? "-nhwc" : "");
+      benchmark::RegisterBenchmark((impl + suffix).c_str(), [s, threads, path, cl](benchmark::State& state) {
+        const kernels::QGemmKernel& k = *kernels::FindQGemmKernel(path.isa);
+        auto op = MakeOurs(s, k);
+        const Profile p = *ParseProfile(path.declared_profile);
+        for (auto _ : state) {
+          auto out = kernels::RunKernelNode(op->node, k, p, op->in, threads, &op->prepared, cl);
+          if (!out.ok()) { state.SkipWithError(out.status().message().c_str()); return; }
+          benchmark::DoNotOptimize(out);
+        }
+        SetCounters(state, s, threads);
+      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
   }
   const std::pair<std::string, std::unique_ptr<PeerOp> (*)(const LayerShape&, int, std::string*)> peers[] = {
       {"onednn", MakeOneDnn}, {"xnnpack", MakeXnnpack}};
@@ -106,18 +116,18 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     std::string assumption1, assumption_n;
     const double peak1 = Int8PeakGops(1, &assumption1), peak_n = Int8PeakGops(all_threads, &assumption_n);
     std::printf("\nint8 peak: %s\n", assumption1.c_str());
-    std::printf("%-42s %10s %10s %10s %10s %14s %8s\n", "shape/threads", "ours", "impl", "oneDNN", "XNNPACK",
+    std::printf("%-42s %10s %16s %10s %10s %14s %8s\n", "shape/threads", "ours", "impl", "oneDNN", "XNNPACK",
                 "ours/faster", "%peak");
     for (const auto& [shape, impls] : gops_) {
       double ours = 0, best_peer = 0;
       std::string ours_name = "-";
       for (const auto& [impl, g] : impls) {
-        if (impl.rfind("qfarm-", 0) == 0 && impl != "qfarm-avx2" && g > ours) { ours = g; ours_name = impl.substr(6); }
+        if (impl.rfind("qfarm-", 0) == 0 && impl.rfind("qfarm-avx2", 0) != 0 && g > ours) { ours = g; ours_name = impl.substr(6); }
         if (impl == "onednn" || impl == "xnnpack") best_peer = std::max(best_peer, g);
       }
       auto get = [&](const char* k) { auto it = impls.find(k); return it == impls.end() ? 0.0 : it->second; };
       const double peak = shape.find("threads:1") != std::string::npos ? peak1 : peak_n;
-      std::printf("%-42s %10.2f %10s %10.2f %10.2f %14.2f %7.1f%%\n", shape.c_str(), ours, ours_name.c_str(),
+      std::printf("%-42s %10.2f %16s %10.2f %10.2f %14.2f %7.1f%%\n", shape.c_str(), ours, ours_name.c_str(),
                   get("onednn"), get("xnnpack"), best_peer > 0 ? ours / best_peer : 0.0, 100.0 * ours / peak);
     }
   }

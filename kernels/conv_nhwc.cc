@@ -1,0 +1,132 @@
+#include "kernels/conv_nhwc.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/parallel.h"
+
+namespace qfarm::kernels {
+namespace {
+
+bool IsPointwise(const ConvGeometry& g) {
+  return g.kernel[0] == 1 && g.kernel[1] == 1 && g.stride[0] == 1 && g.stride[1] == 1 && g.out[0] == g.in[0] &&
+         g.out[1] == g.in[1];
+}
+
+// One im2col row: output position (oy, ox), taps in (ky, kx) order, each tap cin bytes of x
+// (zx's byte where the tap falls in the padding).
+void FillRow(const ConvGeometry& g, const uint8_t* x, int64_t cin, uint8_t pad, int64_t oy, int64_t ox,
+             uint8_t* dst) {
+  const int64_t H = g.in[0], W = g.in[1], kh = g.kernel[0], kw = g.kernel[1];
+  const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
+  const bool x_inside = ix0 >= 0 && ix0 + (kw - 1) * g.dilation[1] < W;
+  for (int64_t ky = 0; ky < kh; ++ky) {
+    const int64_t iy = iy0 + ky * g.dilation[0];
+    if (iy < 0 || iy >= H) {
+      std::memset(dst, pad, static_cast<size_t>(kw * cin));
+      dst += kw * cin;
+      continue;
+    }
+    const uint8_t* row = x + iy * W * cin;
+    if (x_inside && g.dilation[1] == 1) {  // the kernel row's taps are adjacent pixels
+      std::memcpy(dst, row + ix0 * cin, static_cast<size_t>(kw * cin));
+      dst += kw * cin;
+      continue;
+    }
+    for (int64_t kx = 0; kx < kw; ++kx, dst += cin) {
+      const int64_t ix = ix0 + kx * g.dilation[1];
+      if (ix < 0 || ix >= W) {
+        std::memset(dst, pad, static_cast<size_t>(cin));
+      } else {
+        std::memcpy(dst, row + ix * cin, static_cast<size_t>(cin));
+      }
+    }
+  }
+}
+
+// Rows [p0, p0 + rows) of im2col in the microkernels' A form (GemmProblem::a_packed): int8
+// values offset by +128, zeros after k, and Σ of the original values per row when `sums`.
+void FillRows(const ConvGeometry& g, const uint8_t* x, int64_t cin, bool x_signed, int32_t zx, int64_t p0,
+              int64_t rows, int64_t k, int64_t lda, bool sums, uint8_t* a, int32_t* row_sum) {
+  const uint8_t pad = static_cast<uint8_t>(zx), flip = x_signed ? 0x80 : 0x00;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t p = p0 + r;
+    uint8_t* dst = a + r * lda;
+    FillRow(g, x, cin, pad, p / g.out[1], p % g.out[1], dst);
+    std::memset(dst + k, 0, static_cast<size_t>(lda - k));
+    uint32_t sum = 0;
+    if (sums && x_signed) {
+      for (int64_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{static_cast<int8_t>(dst[i])});
+    } else if (sums) {
+      for (int64_t i = 0; i < k; ++i) sum += dst[i];
+    }
+    if (flip) {
+      for (int64_t i = 0; i < k; ++i) dst[i] ^= flip;
+    }
+    row_sum[r] = static_cast<int32_t>(sum);
+  }
+}
+
+// The GEMM for output positions [p0, p0 + rows) of one image with A given.
+void Multiply(const ConvNhwcArgs& a, const void* rows_a, int64_t lda, bool packed, const int32_t* row_sum,
+              int64_t p0, int64_t rows, int threads) {
+  const int64_t m = a.w->n;
+  Tensor& y = *a.y;
+  const int64_t base = a.offset + p0 * m;
+  const TileSink sink = [&](const CTile& t) {
+    const AccBlock b{t.data, t.rows, t.cols, t.n0, base + t.m0 * m + t.n0, m, 1, false, t.ld};
+    a.rq ? a.rq->Run(b, y) : StoreBlock(b, y);
+  };
+  const bool fusable = a.rq && a.rq->Fusable(y.dtype());
+  const FusedRequant fused{fusable ? a.rq->multipliers() : nullptr, a.rq ? a.rq->zero_point() : 0,
+                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + base, m};
+  GemmProblem prob;
+  prob.m = rows;
+  prob.a = rows_a;
+  prob.lda = lda;
+  prob.a_signed = a.x_signed;
+  prob.a_zero = a.zx;
+  prob.a_packed = packed;
+  prob.a_row_sum = row_sum;
+  prob.b = a.w;
+  prob.b_zero = a.zw;
+  prob.bias = a.bias;
+  prob.sink = &sink;
+  if (fusable) prob.fused = &fused;
+  QGemm(*a.kernel, prob, threads);
+}
+
+}  // namespace
+
+PackedWeights PackConvWeightsNhwc(const int8_t* w, int64_t m, int64_t cin, int64_t kh, int64_t kw, int nr) {
+  const int64_t taps = kh * kw;
+  return PackWeights(taps * cin, m, nr, [&](int64_t k, int64_t o) {
+    const int64_t tap = k / cin, c = k % cin;
+    return w[(o * cin + c) * taps + tap];
+  });
+}
+
+void ConvNhwc(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const int64_t positions = g.out[0] * g.out[1];
+  if (IsPointwise(g)) return Multiply(a, a.x, a.cin, false, nullptr, 0, positions, a.threads);
+  const int64_t k = a.w->k, lda = a.w->k4 * 4;
+  const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
+  // Blocks of whole 8-row tiles whose A stays within ~16 KiB of L1.
+  const int64_t block = std::clamp<int64_t>((int64_t{1} << 14) / lda / kMaxMr, 1, 16) * kMaxMr;
+  const int64_t blocks = (positions + block - 1) / block;
+  ParallelFor(blocks, a.threads, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> rows;
+    thread_local std::vector<int32_t> row_sum;
+    rows.resize(static_cast<size_t>(block * lda));
+    row_sum.resize(static_cast<size_t>(block));
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t p0 = b * block, n = std::min(block, positions - p0);
+      FillRows(g, a.x, a.cin, a.x_signed, a.zx, p0, n, k, lda, sums, rows.data(), row_sum.data());
+      Multiply(a, rows.data(), lda, true, row_sum.data(), p0, n, 1);
+    }
+  });
+}
+
+}  // namespace qfarm::kernels
