@@ -1,5 +1,6 @@
 #include "kernels/executor.h"
 
+#include "kernels/layout.h"
 #include "reference/ops.h"
 
 namespace qfarm::kernels {
@@ -78,6 +79,84 @@ bool PacksWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) 
   return kernel.pair_sat16 || !depthwise;
 }
 
+bool IsQLinearAdd(const Node& node) { return node.op_type == "QLinearAdd" && node.domain == "com.microsoft"; }
+
+// Convolutions that run channels-last (see PreparedGraph): those with the form whose input comes
+// from, or whose output goes to, another one — directly or through QLinearAdd nodes.
+std::set<const Node*> ChooseChannelsLast(const Graph& graph, const QGemmKernel& kernel) {
+  std::map<std::string, const Node*> producer;
+  std::map<std::string, std::vector<const Node*>> consumers;
+  for (const Node& node : graph.nodes) {
+    for (const std::string& o : node.outputs) producer[o] = &node;
+    for (const std::string& i : node.inputs) consumers[i].push_back(&node);
+  }
+  auto capable = [&](const Node* node) {
+    const int wi = WeightInput(*node);
+    if (wi < 0 || static_cast<size_t>(wi) >= node->inputs.size()) return false;
+    const auto w = graph.initializers.find(node->inputs[static_cast<size_t>(wi)]);
+    return w != graph.initializers.end() && HasChannelsLastForm(*node, kernel, w->second);
+  };
+  auto produced_by_capable = [&](const std::string& name, auto& self, int depth) -> bool {
+    const auto it = producer.find(name);
+    if (it == producer.end() || depth > 4) return false;
+    if (capable(it->second)) return true;
+    const Node& add = *it->second;
+    return IsQLinearAdd(add) && add.inputs.size() > 3 &&
+           (self(add.inputs[0], self, depth + 1) || self(add.inputs[3], self, depth + 1));
+  };
+  auto consumed_by_capable = [&](const std::string& name, auto& self, int depth) -> bool {
+    const auto it = consumers.find(name);
+    if (it == consumers.end() || depth > 4) return false;
+    for (const Node* c : it->second) {
+      if (capable(c) || (IsQLinearAdd(*c) && !c->outputs.empty() && self(c->outputs[0], self, depth + 1))) return true;
+    }
+    return false;
+  };
+  std::set<const Node*> chosen;
+  for (const Node& node : graph.nodes) {
+    if (!capable(&node) || node.inputs.empty() || node.outputs.empty()) continue;
+    if (produced_by_capable(node.inputs[0], produced_by_capable, 0) ||
+        consumed_by_capable(node.outputs[0], consumed_by_capable, 0)) {
+      chosen.insert(&node);
+    }
+  }
+  return chosen;
+}
+
+// One run's layout bookkeeping: which stored values are channels-last, and the copies in the
+// other order that nodes asked for (made once per value per run; values are written once).
+class Layouts {
+ public:
+  bool IsChannelsLast(const std::string& name) const { return channels_last_.count(name) != 0; }
+  void MarkChannelsLast(const std::string& name) { channels_last_.insert(name); }
+  // Value `name` (stored as `t`) in the order asked for.
+  const Tensor* As(const std::string& name, const Tensor* t, bool channels_last) {
+    if (!t || name.empty() || IsChannelsLast(name) == channels_last) return t;
+    std::map<std::string, Tensor>& copies = channels_last ? last_ : first_;
+    auto it = copies.find(name);
+    if (it == copies.end()) it = copies.emplace(name, channels_last ? ToChannelsLast(*t) : ToChannelsFirst(*t)).first;
+    return &it->second;
+  }
+  // The standard order back for every channels-last value in `values`.
+  void Restore(TensorMap& values) const {
+    for (auto& [name, t] : values) {
+      if (IsChannelsLast(name)) t = ToChannelsFirst(t);
+    }
+  }
+
+ private:
+  std::set<std::string> channels_last_;
+  std::map<std::string, Tensor> last_, first_;
+};
+
+// Whether a QLinearAdd runs on channels-last operands: same-shape 4-D operands (elementwise,
+// so any common order gives the same bytes in that order), one of them already channels-last.
+bool AddFollowsChannelsLast(const Node& node, const std::vector<const Tensor*>& args, const Layouts& layouts) {
+  if (!IsQLinearAdd(node) || args.size() < 4 || !args[0] || !args[3]) return false;
+  if (args[0]->rank() != 4 || args[0]->shape() != args[3]->shape()) return false;
+  return layouts.IsChannelsLast(node.inputs[0]) || layouts.IsChannelsLast(node.inputs[3]);
+}
+
 }  // namespace
 
 StatusOr<PreparedGraph> PreparedGraph::Prepare(const Graph& graph, Isa isa) {
@@ -96,6 +175,7 @@ StatusOr<PreparedGraph> PreparedGraph::Prepare(const Graph& graph, Isa isa) {
     if (it == graph.initializers.end() || !PacksWeights(node, *kernel, it->second)) continue;
     pg.packed_[&node] = Packed{&it->second, PrepareWeights(node, *kernel, it->second)};
   }
+  pg.channels_last_ = ChooseChannelsLast(graph, *kernel);
   return pg;
 }
 
@@ -106,18 +186,29 @@ StatusOr<ExecResult> PreparedGraph::Run(const Profile& profile, const TensorMap&
     return InvalidArgument("host-" + std::string(IsaName(isa_)) + " cannot compute profile '" +
                            ProfileToText(profile) + "' exactly: " + why);
   }
-  return RunGraph(*graph_, inputs, options,
-                  [&](const Node& node, const std::vector<const Tensor*>& args) -> StatusOr<std::vector<Tensor>> {
-                    const PreparedWeights* prepared = nullptr;
-                    const auto it = packed_.find(&node);
-                    if (it != packed_.end()) {
-                      const Tensor* w = args[static_cast<size_t>(WeightInput(node))];
-                      if (w && (w == it->second.weight || *w == *it->second.weight)) prepared = &it->second.prepared;
-                    }
-                    auto out = RunKernelNode(node, *kernel_, profile, args, threads, prepared);
-                    if (out.ok() || out.status().code() != StatusCode::kNotFound) return out;
-                    return RunReferenceNode(node, profile, args);
-                  });
+  Layouts layouts;
+  auto run = [&](const Node& node, const std::vector<const Tensor*>& args) -> StatusOr<std::vector<Tensor>> {
+    const PreparedWeights* prepared = nullptr;
+    const auto it = packed_.find(&node);
+    if (it != packed_.end()) {
+      const Tensor* w = args[static_cast<size_t>(WeightInput(node))];
+      if (w && (w == it->second.weight || *w == *it->second.weight)) prepared = &it->second.prepared;
+    }
+    const bool conv_cl = channels_last_.count(&node) != 0, add_cl = AddFollowsChannelsLast(node, args, layouts);
+    std::vector<const Tensor*> in = args;
+    for (size_t i = 0; i < in.size() && i < node.inputs.size(); ++i) {
+      const bool want = (conv_cl && i == 0) || (add_cl && (i == 0 || i == 3));
+      in[i] = layouts.As(node.inputs[i], in[i], want);
+    }
+    auto out = RunKernelNode(node, *kernel_, profile, in, threads, prepared, conv_cl);
+    if (!out.ok() && out.status().code() == StatusCode::kNotFound && !conv_cl) out = RunReferenceNode(node, profile, in);
+    if (out.ok() && (conv_cl || add_cl) && !node.outputs.empty()) layouts.MarkChannelsLast(node.outputs[0]);
+    return out;
+  };
+  QFARM_ASSIGN_OR_RETURN(ExecResult result, RunGraph(*graph_, inputs, options, run));
+  layouts.Restore(result.outputs);
+  layouts.Restore(result.intermediates);
+  return result;
 }
 
 StatusOr<ExecResult> RunKernels(const Graph& graph, Isa isa, const Profile& profile,

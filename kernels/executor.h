@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,12 +60,21 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
 // loops, nightly runs. Holds a pointer to `graph`, which must outlive it and stay unchanged.
 // A run whose inputs override a packed initializer with different bytes packs that node afresh,
 // so results never depend on the cache. Immutable after Prepare: Run is thread-safe.
+//
+// Layout: convolutions with a channels-last form (HasChannelsLastForm) that sit next to another
+// one (the producer of their input or a consumer of their output, looking through QLinearAdd)
+// run channels-last, and their outputs stay so (kernels/layout.h) for the next one; QLinearAdd
+// of two same-shape operands follows its operands. Any other consumer, the graph outputs and
+// the captured intermediates get the standard order back, so results and captures are the
+// reference's bytes; a lone convolution keeps the standard order (two transposes would cost
+// more than they save).
 class PreparedGraph {
  public:
   static StatusOr<PreparedGraph> Prepare(const Graph& graph, Isa isa);
   StatusOr<ExecResult> Run(const Profile& profile, const TensorMap& inputs, const ExecOptions& options,
                            int threads) const;
   int64_t packed_nodes() const { return static_cast<int64_t>(packed_.size()); }
+  int64_t channels_last_nodes() const { return static_cast<int64_t>(channels_last_.size()); }
 
  private:
   struct Packed {
@@ -75,6 +85,7 @@ class PreparedGraph {
   Isa isa_ = Isa::kScalar;
   const QGemmKernel* kernel_ = nullptr;
   std::map<const Node*, Packed> packed_;
+  std::set<const Node*> channels_last_;  // convolutions run channels-last
 };
 
 // Whether the kernels can run convolution `node` with weights `w` on channels-last activations

@@ -92,6 +92,71 @@ TEST(KernelsExecutor, ConvSweepEqualsReferenceOnEveryPathAndClaimedProfile) {
   }
 }
 
+// A residual conv chain: 3×3 conv → 1×1 conv → QLinearAdd with the first conv's output → 3×3
+// stride-2 conv → global pool. On the exact paths the three convolutions and the add run
+// channels-last (kernels/layout.h) and every captured value is still the reference's, byte for
+// byte; a lone convolution keeps the standard order.
+Graph ConvChain(uint64_t seed, DType xt) {
+  GraphBuilder b("chain", 13, seed);
+  const DType f32 = DType::kFloat32, i8 = DType::kInt8;
+  const bool u8 = xt == DType::kUInt8;
+  b.Input("x", xt, {2, 5, 9, 7});
+  b.Output("y", xt, {2, 12, 1, 1});
+  const std::string z = b.Scalar("z", xt, u8 ? 131 : -3), s = b.Scalar("s", f32, 0.05);
+  auto conv = [&](const std::string& name, const std::string& x, int64_t cin, int64_t m, int64_t k, int64_t stride) {
+    const std::string w = b.Init(name + ".w", b.RandomInts(i8, {m, cin, k, k}, -128, 127));
+    const std::string sw = b.Vector(name + ".sw", f32, b.RandomReals(static_cast<size_t>(m), 0.002, 0.02));
+    const std::string zw = b.Scalar(name + ".zw", i8, 0);
+    const std::string bias = b.Init(name + ".b", b.RandomInts(DType::kInt32, {m}, -3000, 3000));
+    std::map<std::string, Attribute> attrs = {{"strides", Attribute::Ints({stride, stride})}};
+    if (k == 3) attrs["pads"] = Attribute::Ints({1, 1, 1, 1});
+    return b.Op("QLinearConv", name, {x, s, z, w, sw, zw, s, z, bias}, {name + "_out"}, attrs);
+  };
+  const std::string c1 = conv("c1", "x", 5, 12, 3, 1);
+  const std::string c2 = conv("c2", c1, 12, 12, 1, 1);
+  const std::string sum = b.Op("QLinearAdd", "add", {c2, s, z, c1, s, z, s, z}, {"sum"}, {}, "com.microsoft");
+  const std::string c3 = conv("c3", sum, 12, 12, 3, 2);
+  b.Op("QLinearGlobalAveragePool", "gap", {c3, s, z, s, z}, {"y"}, {}, "com.microsoft");
+  return b.Build();
+}
+
+TEST(KernelsExecutor, ConvChainRunsChannelsLastAndEqualsTheReference) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  for (DType xt : {DType::kUInt8, DType::kInt8}) {
+    const Graph g = ConvChain(seed, xt);
+    GraphBuilder inputs("in", 13, seed + 1);
+    const TensorMap in = {{"x", xt == DType::kUInt8 ? inputs.RandomInts(xt, {2, 5, 9, 7}, 0, 255)
+                                                    : inputs.RandomInts(xt, {2, 5, 9, 7}, -128, 127)}};
+    for (const HostPath& path : AvailableHostPaths()) {
+      auto pg = PreparedGraph::Prepare(g, path.isa);
+      ASSERT_TRUE(pg.ok());
+      EXPECT_EQ(pg->channels_last_nodes(), FindQGemmKernel(path.isa)->pair_sat16 ? 0 : 3) << path.device;
+      for (const std::string& prof_name : ClaimedProfiles(path.isa)) {
+        const Profile prof = *ParseProfile(prof_name);
+        ExecOptions opts;
+        opts.capture_intermediates = true;
+        auto want = RunReference(g, prof, in, opts);
+        ASSERT_TRUE(want.ok()) << want.status().message();
+        for (int threads : {1, 3}) {
+          auto got = pg->Run(prof, in, opts, threads);
+          ASSERT_TRUE(got.ok()) << got.status().message();
+          EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y"));
+          ASSERT_EQ(got->intermediates.size(), want->intermediates.size());
+          for (const auto& [name, t] : want->intermediates) {
+            ASSERT_EQ(got->intermediates.at(name), t) << path.device << " profile=" << prof_name << " value=" << name
+                                                       << " threads=" << threads << " seed=" << seed;
+          }
+        }
+      }
+    }
+  }
+  // A lone convolution: nothing next to it runs channels-last, so it keeps the standard order.
+  Graph lone = ConvChain(seed, DType::kUInt8);
+  lone.nodes.resize(1);
+  lone.outputs = {{"c1_out", DType::kUInt8, {2, 12, 9, 7}}};
+  for (const HostPath& path : AvailableHostPaths()) EXPECT_EQ(PreparedGraph::Prepare(lone, path.isa)->channels_last_nodes(), 0);
+}
+
 TEST(KernelsExecutor, BuiltinSuiteOnEveryHostPathEqualsTheReference) {
   for (const BuiltinModel& m : BuiltinSuite()) {
     const Graph g = FuseQdq(m.graph, nullptr);
