@@ -16,9 +16,11 @@ namespace {
 // tiles keep kChains partial sums (k steps round-robin) and add them at the end — integer adds,
 // so the total is the same in any order.
 // One- and two-row tiles stream their panel once (GEMV): fetch it ahead.
+// lo/hi come in holding the sums' starting values (integer adds: where a term is added cannot
+// change the total) and leave holding the sums. kHalf: only the panel's first 16 columns.
 constexpr int kPrefetchBytes = 2048;
 
-template <int MR, bool kS8U8 = false>
+template <int MR, bool kS8U8 = false, bool kHalf = false>
 inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a, int64_t lda, const void* b,
                                                       __m512i (&lo)[MR], __m512i (&hi)[MR]) {
   constexpr int kChains = MR <= 2 ? 4 : 1;
@@ -28,21 +30,24 @@ inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a,
 #pragma GCC unroll 8
   for (int c = 0; c < kChains; ++c)
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) l[c][r] = h[c][r] = _mm512_setzero_si512();
+    for (int r = 0; r < MR; ++r) {
+      l[c][r] = c == 0 ? lo[r] : _mm512_setzero_si512();
+      h[c][r] = c == 0 ? hi[r] : _mm512_setzero_si512();
+    }
   auto step = [&](int c, int64_t q) __attribute__((always_inline)) {
     if (MR <= 2) {
       _mm_prefetch(reinterpret_cast<const char*>(bb + q * 128 + kPrefetchBytes), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(bb + q * 128 + kPrefetchBytes + 64), _MM_HINT_T0);
     }
     const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
-    const __m512i w1 = _mm512_loadu_si512(bb + q * 128 + 64);
+    const __m512i w1 = kHalf ? w0 : _mm512_loadu_si512(bb + q * 128 + 64);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t a4;
       __builtin_memcpy(&a4, ab + r * lda + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(a4);
       l[c][r] = kS8U8 ? _mm512_dpbusd_epi32(l[c][r], w0, x) : _mm512_dpbusd_epi32(l[c][r], x, w0);
-      h[c][r] = kS8U8 ? _mm512_dpbusd_epi32(h[c][r], w1, x) : _mm512_dpbusd_epi32(h[c][r], x, w1);
+      if (!kHalf) h[c][r] = kS8U8 ? _mm512_dpbusd_epi32(h[c][r], w1, x) : _mm512_dpbusd_epi32(h[c][r], x, w1);
     }
   };
   int64_t q = 0;
@@ -63,10 +68,12 @@ inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a,
   }
 }
 
-template <int MR, bool kS8U8 = false>
+template <int MR>
 __attribute__((noinline)) void Tile(int64_t k4, const void* a, int64_t lda, const void* b, int32_t* c, int64_t ldc) {
   __m512i lo[MR], hi[MR];
-  Accumulate<MR, kS8U8>(k4, a, lda, b, lo, hi);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
+  Accumulate<MR>(k4, a, lda, b, lo, hi);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_storeu_si512(c + r * ldc, lo[r]);
@@ -80,51 +87,60 @@ __attribute__((noinline)) void Tile(int64_t k4, const void* a, int64_t lda, cons
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-// One 16-column half of a row: the correction (integer adds wrapping as in kernels/gemm.cc
-// Correct), then Requantizer's float32/half-even operations (kernels/requant_lanes.h).
-// kS8U8 (convolutions): per-row multipliers, row_factor·col_factor when kRowFactor, no col_term;
-// otherwise (matmuls): col_term and per-column multipliers, no row_factor.
-template <bool kSigned, bool kS8U8, bool kRowFactor>
-inline __attribute__((always_inline)) void Finish(__m512i v, int r, int j0, __mmask16 k, const FusedOutput& o,
-                                                  __m512 m) {
-  v = _mm512_add_epi32(v, _mm512_set1_epi32(o.row_const[r]));
-  if (!kS8U8) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, o.col_term + j0));
-  if (kRowFactor) {
-    v = _mm512_add_epi32(v, _mm512_mullo_epi32(_mm512_set1_epi32(o.row_factor[r]),
-                                               _mm512_maskz_loadu_epi32(k, o.col_factor + j0)));
-  }
-  const RequantBounds512 bounds = MakeRequantBounds512(kSigned ? -128 : 0, kSigned ? 127 : 255, o.zy);
-  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(o.out) + r * o.ldo + j0, k, Requantize512(v, m, bounds));
+inline __mmask16 LaneMask(int n) {
+  return n >= 16 ? __mmask16{0xffff} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
 }
 
-template <int MR, bool kSigned, bool kS8U8, bool kRowFactor>
+// The fused kernels' k loop: the sums start from the correction terms that do not depend on the
+// k loop — row_const, and col_term (u8·s8) — then go through an L1 buffer: with the epilogue in
+// the same register allocation GCC 12 copies every accumulator once per k step.
+template <int MR, bool kS8U8, bool kHalf>
+__attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o,
+                                        int32_t (*c)[32]) {
+  __m512i lo[MR], hi[MR];
+  const __m512i ct_lo = kS8U8 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(LaneMask(o.cols), o.col_term);
+  const __m512i ct_hi = kS8U8 || kHalf ? _mm512_setzero_si512()
+                                       : _mm512_maskz_loadu_epi32(LaneMask(o.cols - 16), o.col_term + 16);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    const __m512i rc = _mm512_set1_epi32(o.row_const[r]);
+    lo[r] = _mm512_add_epi32(ct_lo, rc);
+    hi[r] = _mm512_add_epi32(ct_hi, rc);
+  }
+  Accumulate<MR, kS8U8, kHalf>(k4, a, lda, b, lo, hi);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    _mm512_store_si512(c[r], lo[r]);
+    if (!kHalf) _mm512_store_si512(c[r] + 16, hi[r]);
+  }
+}
+
+// A tile with its output stage (qgemm.h FusedOutput): row_factor·col_factor where kRowFactor
+// (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's float32/half-even
+// operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512). kS8U8
+// (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
 void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
-  // The sums go through an L1 buffer: with the epilogue in the same register allocation GCC 12
-  // copies every accumulator once per k step (16 extra moves in the inner loop).
   alignas(64) int32_t c[MR][32];
-  Tile<MR, kS8U8>(k4, a, lda, b, &c[0][0], 32);
-  const __mmask16 klo = o.cols >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << o.cols) - 1);
-  const __mmask16 khi = o.cols >= 32 ? __mmask16{0xffff}
-                        : o.cols > 16 ? static_cast<__mmask16>((1u << (o.cols - 16)) - 1)
-                                      : __mmask16{0};
+  TileSums<MR, kS8U8, kHalf>(k4, a, lda, b, o, c);
+  const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
+  const __mmask64 kout = o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1;
+  const PackBounds512 bounds = MakePackBounds512(kSigned ? 127 : 255, o.zy);
   __m512 mlo = _mm512_setzero_ps(), mhi = _mm512_setzero_ps();
   if (!kS8U8) {
     mlo = _mm512_maskz_loadu_ps(klo, o.mult);
-    mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
-  }
-  if (khi) {
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      if (kS8U8) mlo = mhi = _mm512_set1_ps(o.mult[r]);
-      Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r]), r, 0, klo, o, mlo);
-      Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r] + 16), r, 16, khi, o, mhi);
-    }
-    return;
+    if (!kHalf) mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
   }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
-    if (kS8U8) mlo = _mm512_set1_ps(o.mult[r]);
-    Finish<kSigned, kS8U8, kRowFactor>(_mm512_load_si512(c[r]), r, 0, klo, o, mlo);
+    if (kS8U8) mlo = mhi = _mm512_set1_ps(o.mult[r]);
+    __m512i lo = _mm512_load_si512(c[r]), hi = kHalf ? lo : _mm512_load_si512(c[r] + 16);
+    if (kRowFactor) {
+      const __m512i f = _mm512_set1_epi32(o.row_factor[r]);
+      lo = _mm512_add_epi32(lo, _mm512_mullo_epi32(f, _mm512_maskz_loadu_epi32(klo, o.col_factor)));
+      if (!kHalf) hi = _mm512_add_epi32(hi, _mm512_mullo_epi32(f, _mm512_maskz_loadu_epi32(khi, o.col_factor + 16)));
+    }
+    RequantizeStore512<kSigned, kHalf>(lo, hi, mlo, mhi, bounds, static_cast<uint8_t*>(o.out) + r * o.ldo, kout);
   }
 }
 
@@ -132,8 +148,13 @@ template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   DispatchRows(mr, [&](auto rows) {
     constexpr int R = decltype(rows)::value;
-    o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor>(k4, a, lda, b, o)
-                 : TileRequant<R, false, kS8U8, kRowFactor>(k4, a, lda, b, o);
+    if (o.cols <= 16) {
+      o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor, true>(k4, a, lda, b, o)
+                   : TileRequant<R, false, kS8U8, kRowFactor, true>(k4, a, lda, b, o);
+    } else {
+      o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor, false>(k4, a, lda, b, o)
+                   : TileRequant<R, false, kS8U8, kRowFactor, false>(k4, a, lda, b, o);
+    }
   });
 }
 
