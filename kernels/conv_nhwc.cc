@@ -4,7 +4,6 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/parallel.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -54,7 +53,7 @@ void FillRows(const ConvGeometry& g, const uint8_t* x, int64_t cin, bool x_signe
     const int64_t p = p0 + r;
     uint8_t* dst = a + r * lda;
     FillRow(g, x, cin, pad, p / g.out[1], p % g.out[1], dst);
-    std::memset(dst + k, 0, static_cast<size_t>(lda - k));
+    if (lda > k) std::memset(dst + k, 0, static_cast<size_t>(lda - k));
     uint32_t sum = 0;
     if (sums && x_signed) {
       for (int64_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{static_cast<int8_t>(dst[i])});
@@ -68,33 +67,28 @@ void FillRows(const ConvGeometry& g, const uint8_t* x, int64_t cin, bool x_signe
   }
 }
 
-// The GEMM for output positions [p0, p0 + rows) of one image with A given.
-void Multiply(const ConvNhwcArgs& a, const void* rows_a, int64_t lda, bool packed, const int32_t* row_sum,
-              int64_t p0, int64_t rows, int threads) {
+// The GEMM of one image; A is the input itself (pointwise) or made a row tile at a time.
+void Multiply(const ConvNhwcArgs& a, const GemmProblem& rows) {
   const int64_t m = a.w->n;
   Tensor& y = *a.y;
-  const int64_t base = a.offset + p0 * m;
   const TileSink sink = [&](const CTile& t) {
-    const AccBlock b{t.data, t.rows, t.cols, t.n0, base + t.m0 * m + t.n0, m, 1, false, t.ld};
+    const AccBlock b{t.data, t.rows, t.cols, t.n0, a.offset + t.m0 * m + t.n0, m, 1, false, t.ld};
     a.rq ? a.rq->Run(b, y) : StoreBlock(b, y);
   };
   const bool fusable = a.rq && a.rq->Fusable(y.dtype());
   const FusedRequant fused{fusable ? a.rq->multipliers() : nullptr, a.rq ? a.rq->zero_point() : 0,
-                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + base, m};
-  GemmProblem prob;
-  prob.m = rows;
-  prob.a = rows_a;
-  prob.lda = lda;
+                           y.dtype() == DType::kInt8,
+                           reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + a.offset, m};
+  GemmProblem prob = rows;
+  prob.m = a.g->out[0] * a.g->out[1];
   prob.a_signed = a.x_signed;
   prob.a_zero = a.zx;
-  prob.a_packed = packed;
-  prob.a_row_sum = row_sum;
   prob.b = a.w;
   prob.b_zero = a.zw;
   prob.bias = a.bias;
   prob.sink = &sink;
   if (fusable) prob.fused = &fused;
-  QGemm(*a.kernel, prob, threads);
+  QGemm(*a.kernel, prob, a.threads);
 }
 
 }  // namespace
@@ -109,24 +103,20 @@ PackedWeights PackConvWeightsNhwc(const int8_t* w, int64_t m, int64_t cin, int64
 
 void ConvNhwc(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
-  const int64_t positions = g.out[0] * g.out[1];
-  if (IsPointwise(g)) return Multiply(a, a.x, a.cin, false, nullptr, 0, positions, a.threads);
+  GemmProblem rows;
+  if (IsPointwise(g)) {
+    rows.a = a.x;
+    rows.lda = a.cin;
+    return Multiply(a, rows);
+  }
   const int64_t k = a.w->k, lda = a.w->k4 * 4;
   const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
-  // Blocks of whole 8-row tiles whose A stays within ~16 KiB of L1.
-  const int64_t block = std::clamp<int64_t>((int64_t{1} << 14) / lda / kMaxMr, 1, 16) * kMaxMr;
-  const int64_t blocks = (positions + block - 1) / block;
-  ParallelFor(blocks, a.threads, 1, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> rows;
-    thread_local std::vector<int32_t> row_sum;
-    rows.resize(static_cast<size_t>(block * lda));
-    row_sum.resize(static_cast<size_t>(block));
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t p0 = b * block, n = std::min(block, positions - p0);
-      FillRows(g, a.x, a.cin, a.x_signed, a.zx, p0, n, k, lda, sums, rows.data(), row_sum.data());
-      Multiply(a, rows.data(), lda, true, row_sum.data(), p0, n, 1);
-    }
-  });
+  const std::function<void(int64_t, int, uint8_t*, int32_t*)> fill = [&](int64_t m0, int n, uint8_t* dst,
+                                                                          int32_t* row_sum) {
+    FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, sums, dst, row_sum);
+  };
+  rows.a_rows = &fill;
+  Multiply(a, rows);
 }
 
 }  // namespace qfarm::kernels

@@ -137,14 +137,16 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   const int64_t lda_packed = b.k4 * 4;
   // uint8 rows whose k is a multiple of 4 are already in the kernels' form; their sums only
   // matter when some weight zero point is nonzero.
-  const bool in_place = !p.a_packed && !p.a_signed && b.k == lda_packed && !corr.zw && corr.zw_all == 0;
+  const bool in_place = !p.a_rows && !p.a_packed && !p.a_signed && b.k == lda_packed && !corr.zw && corr.zw_all == 0;
   std::vector<uint8_t> a_pack(p.a_packed || in_place ? 0 : static_cast<size_t>(kMaxMr * lda_packed), 0);
   std::vector<int32_t> row_sum(kMaxMr, 0);
   for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
     const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
     const uint8_t* a_tile = a_pack.data();
     int64_t lda_tile = lda_packed;
-    if (p.a_packed) {
+    if (p.a_rows) {
+      (*p.a_rows)(m0, mr, a_pack.data(), row_sum.data());
+    } else if (p.a_packed) {
       a_tile = static_cast<const uint8_t*>(p.a) + m0 * p.lda;
       lda_tile = p.lda;
       std::copy(p.a_row_sum + m0, p.a_row_sum + m0 + mr, row_sum.begin());

@@ -81,6 +81,9 @@ struct GemmProblem {
   // original (un-offset) values modulo 2^32. a_signed still says what the values were.
   bool a_packed = false;
   const int32_t* a_row_sum = nullptr;
+  // Or rows made on demand, a row tile at a time (im2col straight into L1): a_rows(m0, rows, dst,
+  // row_sum) writes rows [m0, m0 + rows) in the packed form above, dst row stride 4·ceil(k/4).
+  const std::function<void(int64_t m0, int rows, uint8_t* dst, int32_t* row_sum)>* a_rows = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
