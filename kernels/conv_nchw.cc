@@ -293,18 +293,22 @@ void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
     row_factor[static_cast<size_t>(r)] = static_cast<int32_t>(0u - zw);
   }
   const int64_t positions = panels.n, nr = panels.nr, npanels = (positions + nr - 1) / nr;
-  // Each thread packs the panels it then multiplies, so they stay in its caches.
+  // Each thread packs the panels it then multiplies, in chunks of ~64 KiB so they are still in
+  // cache (at least 8 panels: FillPanels' set-up per call is per kernel tap); one kernel call
+  // per panel covers every row (the fused kernels loop over row tiles).
+  const int64_t chunk = std::max<int64_t>(8, (int64_t{1} << 16) / (panels.k4 * nr * 4));
   ParallelFor(npanels, a.threads, 1, [&](int64_t begin, int64_t end) {
-    FillPanels(*a.gm, a.x, a.x_signed, a.zx, PanelType::kU8, zw_any, panels, begin, end);
-    for (int64_t panel = begin; panel < end; ++panel) {
-      const int64_t n0 = panel * nr;
-      const uint8_t* b = reinterpret_cast<const uint8_t*>(panels.data.data()) + panel * panels.k4 * nr * 4;
-      for (int64_t m0 = 0; m0 < w.rows; m0 += kMaxMr) {
-        const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, w.rows - m0));
-        const FusedOutput o{row_const.data() + m0, zw_any ? row_factor.data() + m0 : nullptr, nullptr,
-                            zw_any ? panels.col_sum.data() + n0 : nullptr, a.mult + m0, a.zy, a.out_signed,
-                            a.out + m0 * positions + n0, positions, static_cast<int>(std::min(nr, positions - n0))};
-        a.kernel->fused_s8u8(mr, panels.k4, reinterpret_cast<const int8_t*>(w.data.data()) + m0 * w.lda, w.lda, b, o);
+    for (int64_t c0 = begin; c0 < end; c0 += chunk) {
+      const int64_t c1 = std::min(end, c0 + chunk);
+      FillPanels(*a.gm, a.x, a.x_signed, a.zx, PanelType::kU8, zw_any, panels, c0, c1);
+      for (int64_t panel = c0; panel < c1; ++panel) {
+        const int64_t n0 = panel * nr;
+        const uint8_t* b = reinterpret_cast<const uint8_t*>(panels.data.data()) + panel * panels.k4 * nr * 4;
+        const FusedOutput o{row_const.data(), zw_any ? row_factor.data() : nullptr, nullptr,
+                            zw_any ? panels.col_sum.data() + n0 : nullptr, a.mult, a.zy, a.out_signed,
+                            a.out + n0, positions, static_cast<int>(std::min(nr, positions - n0))};
+        a.kernel->fused_s8u8(static_cast<int>(w.rows), panels.k4, reinterpret_cast<const int8_t*>(w.data.data()),
+                             w.lda, b, o);
       }
     }
   });

@@ -9,6 +9,10 @@
 namespace qfarm::kernels {
 namespace {
 
+// Rows per fused kernel call when A needs no packing per tile (the kernel loops over them in
+// tiles of kMaxMr): short-k layers would otherwise pay the per-call set-up every 8 rows.
+constexpr int kFusedRows = 64;
+
 // Per-column part of the correction, once per GEMM: bias − (128·signed + za)·Σw + K·za·zw,
 // modulo 2^32 (with per-row zero points only bias − 128·signed·Σw; the za terms go per row).
 std::vector<uint32_t> ColumnTerms(const GemmProblem& p) {
@@ -76,7 +80,7 @@ void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   const PackedWeights& b = *p.b;
   const FusedRequant& f = *p.fused;
   const int64_t n0 = panel * b.nr;
-  int32_t row_const[kMaxMr];
+  int32_t row_const[kFusedRows];
   for (int r = 0; r < mr; ++r) {
     uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
     rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
@@ -139,9 +143,11 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   // matter when some weight zero point is nonzero.
   const bool in_place = !p.a_rows && !p.a_packed && !p.a_signed && b.k == lda_packed && !corr.zw && corr.zw_all == 0;
   std::vector<uint8_t> a_pack(p.a_packed || in_place ? 0 : static_cast<size_t>(kMaxMr * lda_packed), 0);
-  std::vector<int32_t> row_sum(kMaxMr, 0);
-  for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
-    const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
+  const bool wide = (p.a_packed || in_place) && p.fused && kernel.fused && !corr.zw && !p.a_row_zero;
+  const int step = wide ? kFusedRows : kMaxMr;
+  std::vector<int32_t> row_sum(static_cast<size_t>(step), 0);
+  for (int64_t m0 = row_begin; m0 < row_end; m0 += step) {
+    const int mr = static_cast<int>(std::min<int64_t>(step, row_end - m0));
     const uint8_t* a_tile = a_pack.data();
     int64_t lda_tile = lda_packed;
     if (p.a_rows) {

@@ -45,6 +45,8 @@ struct FusedOutput {
   int64_t ldo;
   int cols;  // valid columns, ≤ nr
 };
+// Fused kernels take any mr (rows beyond kMaxMr run as further tiles against the same panel),
+// so a block of rows costs one call.
 using QGemmFusedUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o);
 // The same with the operands' types swapped: A s8 rows, B u8 panels (same packing). Serves

@@ -3,6 +3,8 @@
 // unrolled so the 2·MR accumulators stay in registers (16 of the 32 zmm at MR = 8).
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/qgemm/qgemm.h"
 #include "kernels/qgemm/rows.h"
 #include "kernels/requant_lanes.h"
@@ -120,7 +122,7 @@ __attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, 
 // operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512). kS8U8
 // (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
-void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+__attribute__((noinline)) void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   alignas(64) int32_t c[MR][32];
   TileSums<MR, kS8U8, kHalf>(k4, a, lda, b, o, c);
   const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
@@ -145,7 +147,7 @@ void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const Fu
 }
 
 template <bool kS8U8, bool kRowFactor>
-void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+void Requant8(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   DispatchRows(mr, [&](auto rows) {
     constexpr int R = decltype(rows)::value;
     if (o.cols <= 16) {
@@ -156,6 +158,21 @@ void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, cons
                    : TileRequant<R, false, kS8U8, kRowFactor, false>(k4, a, lda, b, o);
     }
   });
+}
+
+// Any number of rows, as tiles of kMaxMr against the same panel (qgemm.h: fused kernels take
+// mr > kMaxMr, so one call serves a whole block of rows).
+template <bool kS8U8, bool kRowFactor>
+void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);
+  for (int r0 = 0; r0 < mr; r0 += kMaxMr) {
+    FusedOutput t = o;
+    t.row_const += r0;
+    if (kRowFactor) t.row_factor += r0;
+    if (kS8U8) t.mult += r0;
+    t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
+    Requant8<kS8U8, kRowFactor>(std::min(kMaxMr, mr - r0), k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b, t);
+  }
 }
 
 #pragma GCC diagnostic pop

@@ -21,10 +21,12 @@ namespace {
 struct MatMulCase {
   int64_t batch, m, n, k;
   bool a_signed, per_column, extremes, integer;
+  bool zero_zw = false;  // symmetric weights: uint8 rows with k % 4 == 0 are then read in place
   std::string Describe() const {
     std::ostringstream s;
     s << (integer ? "MatMulInteger" : "QLinearMatMul") << " batch=" << batch << " m=" << m << " n=" << n
-      << " k=" << k << " a=" << (a_signed ? "s8" : "u8") << " per_column=" << per_column << " extremes=" << extremes;
+      << " k=" << k << " a=" << (a_signed ? "s8" : "u8") << " per_column=" << per_column << " extremes=" << extremes
+      << " zero_zw=" << zero_zw;
     return s.str();
   }
 };
@@ -46,7 +48,7 @@ class MatMulTester {
     const int64_t nz = t.per_column ? t.n : 1;
     Tensor zw(DType::kInt8, {nz}), sw(DType::kFloat32, {nz});
     for (int64_t i = 0; i < nz; ++i) {
-      zw.SetInt(i, pick(-128, 127));
+      zw.SetInt(i, t.zero_zw ? 0 : pick(-128, 127));
       sw.SetDouble(i, 0.0005 + (rng_() % 1000) * 1e-5);
     }
     Node node;
@@ -89,6 +91,25 @@ TEST(KernelsMatMul, ShapeSweepEqualsReference) {
     }
   }
   EXPECT_GT(compared, 100);
+}
+
+// Zero weight zero points: uint8 A rows are read in place and the fused kernels take blocks of
+// up to 64 rows per call (kernels/gemm.cc), so m runs past one and two blocks.
+TEST(KernelsMatMul, SymmetricWeightsEqualReference) {
+  MatMulTester tester(Seed());
+  int compared = 0, i = 0;
+  for (int64_t m : {9, 63, 64, 65, 130}) {
+    for (int64_t n : {16, 33}) {
+      for (int64_t k : {5, 32, 36}) {
+        ++i;
+        MatMulCase c{1, m, n, k, i % 3 == 0, i % 2 == 0, i % 5 == 0, i % 7 == 0};
+        c.zero_zw = true;
+        compared += tester.Test(c);
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_GT(compared, 30);
 }
 
 TEST(KernelsMatMul, LargeKAndExtremesEqualReference) {
