@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 
@@ -101,6 +102,46 @@ PackedWeights PackConvWeightsNhwc(const int8_t* w, int64_t m, int64_t cin, int64
   });
 }
 
+// Whether every tap of output position (oy, ox) lies inside the image.
+bool Inside(const ConvGeometry& g, int64_t oy, int64_t ox) {
+  const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
+  return iy0 >= 0 && iy0 + (g.kernel[0] - 1) * g.dilation[0] < g.in[0] && ix0 >= 0 &&
+         ix0 + (g.kernel[1] - 1) * g.dilation[1] < g.in[1];
+}
+
+// The im2col rows as runs of the input read in place (GemmProblem::a_runs): one run per kernel
+// row (kw·cin adjacent bytes) when dilation along x is 1, else one per tap; positions with a
+// tap in the padding get their row built in a per-thread buffer instead. Empty when a run is not
+// a whole number of k-quads.
+std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const bool per_row = g.dilation[1] == 1;
+  const int64_t run = per_row ? g.kernel[1] * a.cin : a.cin, k = a.w->k;
+  if (run % 4 != 0) return std::nullopt;
+  const int segments = static_cast<int>(per_row ? g.kernel[0] : g.kernel[0] * g.kernel[1]);
+  auto fn = [&a, run, k, segments, per_row](int64_t m0, int rows, const uint8_t** ptrs) {
+    const ConvGeometry& g = *a.g;
+    thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> scratch;
+    if (scratch.size() < static_cast<size_t>(rows * k)) scratch.resize(static_cast<size_t>(rows * k));
+    for (int r = 0; r < rows; ++r) {
+      const int64_t p = m0 + r, oy = p / g.out[1], ox = p % g.out[1];
+      const uint8_t** row = ptrs + r * segments;
+      if (!Inside(g, oy, ox)) {
+        uint8_t* dst = scratch.data() + r * k;
+        FillRow(g, a.x, a.cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
+        for (int s = 0; s < segments; ++s) row[s] = dst + s * run;
+        continue;
+      }
+      const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
+      for (int s = 0; s < segments; ++s) {
+        const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
+        row[s] = a.x + ((iy0 + ky * g.dilation[0]) * g.in[1] + ix0 + kx * g.dilation[1]) * a.cin;
+      }
+    }
+  };
+  return GemmProblem::RowRuns{segments, run / 4, fn};
+}
+
 void ConvNhwc(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   GemmProblem rows;
@@ -116,6 +157,9 @@ void ConvNhwc(const ConvNhwcArgs& a) {
     FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, sums, dst, row_sum);
   };
   rows.a_rows = &fill;
+  // Read in place where the GEMM can (uint8 x, no weight zero point); a_rows otherwise.
+  const std::optional<GemmProblem::RowRuns> runs = a.x_signed || sums ? std::nullopt : InPlaceRuns(a);
+  if (runs) rows.a_runs = &*runs;
   Multiply(a, rows);
 }
 

@@ -73,29 +73,15 @@ void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Correction
   }
 }
 
-// A tile through the kernel's fused u8·s8 output stage: the per-row parts of Correct (one weight
-// zero point for all columns, per-tensor za) become row_const.
+FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
+                            const int32_t* row_sum, int64_t panel, int32_t* row_const);
+
+// A tile through the kernel's fused u8·s8 output stage.
 void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
                const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel) {
   const PackedWeights& b = *p.b;
-  const FusedRequant& f = *p.fused;
-  const int64_t n0 = panel * b.nr;
   int32_t row_const[kFusedRows];
-  for (int r = 0; r < mr; ++r) {
-    uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
-    rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
-    row_const[r] = static_cast<int32_t>(rc);
-  }
-  const FusedOutput o{row_const,
-                      nullptr,
-                      reinterpret_cast<const int32_t*>(corr.col_term + n0),
-                      nullptr,
-                      f.mult + n0,
-                      f.zy,
-                      f.out_signed,
-                      f.out + m0 * f.ldo + n0,
-                      f.ldo,
-                      static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
+  const FusedOutput o = FusedTileOutput(p, corr, m0, mr, row_sum, panel, row_const);
   kernel.fused(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, o);
 }
 
@@ -119,6 +105,47 @@ void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& co
   }
   for (int r = 0; r < mr; ++r) {
     std::memcpy(p.c + (m0 + r) * p.ldc + n0, tile + r * b.nr, static_cast<size_t>(cols) * sizeof(int32_t));
+  }
+}
+
+// The fused output description of rows [m0, m0 + mr) × one column panel: the per-row parts of
+// Correct (one weight zero point for all columns, per-tensor za) become row_const.
+FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
+                            const int32_t* row_sum, int64_t panel, int32_t* row_const) {
+  const PackedWeights& b = *p.b;
+  const FusedRequant& f = *p.fused;
+  const int64_t n0 = panel * b.nr;
+  for (int r = 0; r < mr; ++r) {
+    uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
+    if (row_sum) rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
+    row_const[r] = static_cast<int32_t>(rc);
+  }
+  return FusedOutput{row_const, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
+                     f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
+                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
+}
+
+// Whether rows can go through the indirect fused form (GemmProblem::a_runs).
+bool UsesRuns(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr) {
+  return p.a_runs && kernel.fused_indirect && p.fused && !corr.zw && corr.zw_all == 0 && !p.a_row_zero &&
+         !p.a_signed;
+}
+
+// Rows [row_begin, row_end) × panels [panel_begin, panel_end) through the indirect fused form,
+// kFusedRows rows per call.
+void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
+                   int64_t row_end, int64_t panel_begin, int64_t panel_end) {
+  const PackedWeights& b = *p.b;
+  const GemmProblem::RowRuns& runs = *p.a_runs;
+  std::vector<const uint8_t*> ptrs(static_cast<size_t>(kFusedRows * runs.segments));
+  int32_t row_const[kFusedRows];
+  for (int64_t m0 = row_begin; m0 < row_end; m0 += kFusedRows) {
+    const int mr = static_cast<int>(std::min<int64_t>(kFusedRows, row_end - m0));
+    runs.fn(m0, mr, ptrs.data());
+    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+      const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
+      kernel.fused_indirect(mr, runs.segments, runs.seg_k4, ptrs.data(), b.data.data() + panel * b.k4 * b.nr * 4, o);
+    }
   }
 }
 
@@ -207,10 +234,11 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.
+  const auto gemm_range = UsesRuns(kernel, p, corr) ? GemmRangeRuns : GemmRange;
   auto range = [&](int i) {
     const int64_t begin = units * i / t, end = units * (i + 1) / t;
-    if (split_panels) return GemmRange(kernel, p, corr, 0, p.m, begin, end);
-    GemmRange(kernel, p, corr, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
+    if (split_panels) return gemm_range(kernel, p, corr, 0, p.m, begin, end);
+    gemm_range(kernel, p, corr, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
   };
   RunRanges(t, range);
 }

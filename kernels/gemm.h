@@ -84,6 +84,15 @@ struct GemmProblem {
   // Or rows made on demand, a row tile at a time (im2col straight into L1): a_rows(m0, rows, dst,
   // row_sum) writes rows [m0, m0 + rows) in the packed form above, dst row stride 4·ceil(k/4).
   const std::function<void(int64_t m0, int rows, uint8_t* dst, int32_t* row_sum)>* a_rows = nullptr;
+  // Or, where the kernel has a fused indirect form (QGemmKernel::fused_indirect) and the fused
+  // output applies, rows as runs read in place: a_runs(m0, rows, ptrs) sets ptrs[r·segments + s]
+  // to run s (seg_k4·4 bytes) of row m0 + r. uint8 A with no weight zero point only (no row sums).
+  struct RowRuns {
+    int segments;
+    int64_t seg_k4;
+    std::function<void(int64_t m0, int rows, const uint8_t** ptrs)> fn;
+  };
+  const RowRuns* a_runs = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr

@@ -55,6 +55,12 @@ using QGemmFusedUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t
 using QGemmFusedS8U8Ukernel = void (*)(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                        const FusedOutput& o);
 
+// The u8·s8 form with A's rows given indirectly, so channels-last convolutions read their input
+// in place (kernels/conv_nhwc.h): row r's k values are `segments` runs of seg_k4·4 bytes, run s
+// at rows[r·segments + s]; B's k order is the runs' concatenation. Any mr, as the fused form.
+using QGemmFusedIndirectUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                           const int8_t* b, const FusedOutput& o);
+
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
@@ -64,6 +70,7 @@ struct QGemmKernel {
   QGemmUkernel ukernel;
   QGemmFusedUkernel fused = nullptr;  // the same sums with the output stage fused, if the ISA has one
   QGemmFusedS8U8Ukernel fused_s8u8 = nullptr;
+  QGemmFusedIndirectUkernel fused_indirect = nullptr;
 };
 
 // Every kernel of this build, in registry.inc order (best last within an architecture).
@@ -81,6 +88,8 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
                                          const FusedOutput& o);
 void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                          const FusedOutput& o);
+void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                                  const int8_t* b, const FusedOutput& o);
 #endif
 
 }  // namespace qfarm::kernels

@@ -22,11 +22,22 @@ namespace {
 // change the total) and leave holding the sums. kHalf: only the panel's first 16 columns.
 constexpr int kPrefetchBytes = 2048;
 
-template <int MR, bool kS8U8 = false, bool kHalf = false>
-inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a, int64_t lda, const void* b,
-                                                      __m512i (&lo)[MR], __m512i (&hi)[MR]) {
+// Where A's rows are: a + r·lda, or (indirect im2col) run pointers p[r·stride].
+struct StridedRows {
+  const uint8_t* a;
+  int64_t lda;
+  const uint8_t* operator()(int r) const { return a + r * lda; }
+};
+struct RowPointers {
+  const uint8_t* const* p;
+  int stride;
+  const uint8_t* operator()(int r) const { return p[r * stride]; }
+};
+
+template <int MR, bool kS8U8 = false, bool kHalf = false, typename Rows = StridedRows>
+inline __attribute__((always_inline)) void Accumulate(int64_t k4, Rows rows, const void* b, __m512i (&lo)[MR],
+                                                      __m512i (&hi)[MR]) {
   constexpr int kChains = MR <= 2 ? 4 : 1;
-  const uint8_t* ab = static_cast<const uint8_t*>(a);
   const uint8_t* bb = static_cast<const uint8_t*>(b);
   __m512i l[kChains][MR], h[kChains][MR];
 #pragma GCC unroll 8
@@ -46,7 +57,7 @@ inline __attribute__((always_inline)) void Accumulate(int64_t k4, const void* a,
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t a4;
-      __builtin_memcpy(&a4, ab + r * lda + 4 * q, 4);
+      __builtin_memcpy(&a4, rows(r) + 4 * q, 4);
       const __m512i x = _mm512_set1_epi32(a4);
       l[c][r] = kS8U8 ? _mm512_dpbusd_epi32(l[c][r], w0, x) : _mm512_dpbusd_epi32(l[c][r], x, w0);
       if (!kHalf) h[c][r] = kS8U8 ? _mm512_dpbusd_epi32(h[c][r], w1, x) : _mm512_dpbusd_epi32(h[c][r], x, w1);
@@ -75,7 +86,7 @@ __attribute__((noinline)) void Tile(int64_t k4, const void* a, int64_t lda, cons
   __m512i lo[MR], hi[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
-  Accumulate<MR>(k4, a, lda, b, lo, hi);
+  Accumulate<MR>(k4, StridedRows{static_cast<const uint8_t*>(a), lda}, b, lo, hi);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_storeu_si512(c + r * ldc, lo[r]);
@@ -97,9 +108,7 @@ inline __mmask16 LaneMask(int n) {
 // k loop — row_const, and col_term (u8·s8) — then go through an L1 buffer: with the epilogue in
 // the same register allocation GCC 12 copies every accumulator once per k step.
 template <int MR, bool kS8U8, bool kHalf>
-__attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o,
-                                        int32_t (*c)[32]) {
-  __m512i lo[MR], hi[MR];
+inline __attribute__((always_inline)) void InitSums(const FusedOutput& o, __m512i (&lo)[MR], __m512i (&hi)[MR]) {
   const __m512i ct_lo = kS8U8 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(LaneMask(o.cols), o.col_term);
   const __m512i ct_hi = kS8U8 || kHalf ? _mm512_setzero_si512()
                                        : _mm512_maskz_loadu_epi32(LaneMask(o.cols - 16), o.col_term + 16);
@@ -109,7 +118,11 @@ __attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, 
     lo[r] = _mm512_add_epi32(ct_lo, rc);
     hi[r] = _mm512_add_epi32(ct_hi, rc);
   }
-  Accumulate<MR, kS8U8, kHalf>(k4, a, lda, b, lo, hi);
+}
+
+template <int MR, bool kHalf>
+inline __attribute__((always_inline)) void StoreSums(const __m512i (&lo)[MR], const __m512i (&hi)[MR],
+                                                     int32_t (*c)[32]) {
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_store_si512(c[r], lo[r]);
@@ -117,14 +130,34 @@ __attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, 
   }
 }
 
+template <int MR, bool kS8U8, bool kHalf>
+__attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o,
+                                        int32_t (*c)[32]) {
+  __m512i lo[MR], hi[MR];
+  InitSums<MR, kS8U8, kHalf>(o, lo, hi);
+  Accumulate<MR, kS8U8, kHalf>(k4, StridedRows{static_cast<const uint8_t*>(a), lda}, b, lo, hi);
+  StoreSums<MR, kHalf>(lo, hi, c);
+}
+
+// The same over indirect rows: `segments` runs of seg_k4 k-quads per row, B's k in run order.
+template <int MR, bool kHalf>
+__attribute__((noinline)) void TileSumsIndirect(int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                                const void* b, const FusedOutput& o, int32_t (*c)[32]) {
+  __m512i lo[MR], hi[MR];
+  InitSums<MR, false, kHalf>(o, lo, hi);
+  for (int s = 0; s < segments; ++s) {
+    Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + s, segments},
+                                 static_cast<const uint8_t*>(b) + s * seg_k4 * 128, lo, hi);
+  }
+  StoreSums<MR, kHalf>(lo, hi, c);
+}
+
 // A tile with its output stage (qgemm.h FusedOutput): row_factor·col_factor where kRowFactor
 // (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's float32/half-even
 // operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512). kS8U8
 // (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
-__attribute__((noinline)) void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
-  alignas(64) int32_t c[MR][32];
-  TileSums<MR, kS8U8, kHalf>(k4, a, lda, b, o, c);
+inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], const FusedOutput& o) {
   const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
   const __mmask64 kout = o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1;
   const PackBounds512 bounds = MakePackBounds512(kSigned ? 127 : 255, o.zy);
@@ -144,6 +177,21 @@ __attribute__((noinline)) void TileRequant(int64_t k4, const void* a, int64_t ld
     }
     RequantizeStore512<kSigned, kHalf>(lo, hi, mlo, mhi, bounds, static_cast<uint8_t*>(o.out) + r * o.ldo, kout);
   }
+}
+
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
+__attribute__((noinline)) void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  alignas(64) int32_t c[MR][32];
+  TileSums<MR, kS8U8, kHalf>(k4, a, lda, b, o, c);
+  Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf>(c, o);
+}
+
+template <int MR, bool kSigned, bool kHalf>
+__attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                                   const void* b, const FusedOutput& o) {
+  alignas(64) int32_t c[MR][32];
+  TileSumsIndirect<MR, kHalf>(segments, seg_k4, rows, b, o, c);
+  Epilogue<MR, kSigned, false, false, kHalf>(c, o);
 }
 
 template <bool kS8U8, bool kRowFactor>
@@ -175,6 +223,20 @@ void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, cons
   }
 }
 
+void RequantIndirect8(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows, const void* b,
+                      const FusedOutput& o) {
+  DispatchRows(mr, [&](auto r) {
+    constexpr int R = decltype(r)::value;
+    if (o.cols <= 16) {
+      o.out_signed ? TileRequantIndirect<R, true, true>(segments, seg_k4, rows, b, o)
+                   : TileRequantIndirect<R, false, true>(segments, seg_k4, rows, b, o);
+    } else {
+      o.out_signed ? TileRequantIndirect<R, true, false>(segments, seg_k4, rows, b, o)
+                   : TileRequantIndirect<R, false, false>(segments, seg_k4, rows, b, o);
+    }
+  });
+}
+
 #pragma GCC diagnostic pop
 
 }  // namespace
@@ -187,6 +249,17 @@ void qgemm_u8s8_8x32__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t l
 void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                          const FusedOutput& o) {
   Requant<false, false>(mr, k4, a, lda, b, o);
+}
+
+void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                                  const int8_t* b, const FusedOutput& o) {
+  if (mr <= kMaxMr) return RequantIndirect8(mr, segments, seg_k4, rows, b, o);
+  for (int r0 = 0; r0 < mr; r0 += kMaxMr) {
+    FusedOutput t = o;
+    t.row_const += r0;
+    t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
+    RequantIndirect8(std::min(kMaxMr, mr - r0), segments, seg_k4, rows + r0 * segments, b, t);
+  }
 }
 
 void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,

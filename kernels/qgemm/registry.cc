@@ -55,9 +55,18 @@ constexpr QGemmFusedS8U8Ukernel FusedS8U8Ukernel(Isa isa) {
   return nullptr;
 }
 
+constexpr QGemmFusedIndirectUkernel FusedIndirectUkernel(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512Vnni) return qgemm_u8s8_8x32_requant_indirect__avx512vnni;
+#endif
+  (void)isa;
+  return nullptr;
+}
+
 const QGemmKernel kKernels[] = {
 #define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) \
-  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa), FusedS8U8Ukernel(isa)},
+  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa), FusedS8U8Ukernel(isa), \
+   FusedIndirectUkernel(isa)},
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
 };
