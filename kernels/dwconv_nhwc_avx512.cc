@@ -95,21 +95,51 @@ Plan MakePlan(const DwNhwcArgs& a) {
   return p;
 }
 
-__mmask64 ChannelMask(int64_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
+// The byte interleave of four kernel rows on zmm (64 channels) or ymm (32 channels, for blocks
+// of at most 32: half the shuffles). VPUNPCK*BW/WD work within 128-bit lanes; Order, a dword
+// permute before them, puts the right channels in each lane so that they come out in channel
+// order: output u holds the dwords of channels u·kLanes .. u·kLanes + kLanes − 1.
+struct Zmm {
+  using R = __m512i;
+  static constexpr int kBytes = 64, kLanes = 16;
+  static R Load(int64_t n, const uint8_t* p) { return _mm512_maskz_loadu_epi8(n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1, p); }
+  static R Set1(uint8_t v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+  static R Xor(R a, R b) { return _mm512_xor_si512(a, b); }
+  // Lane L gets channels 4L..4L+3, 16+4L.., 32+4L.., 48+4L...
+  static R Order(R r) { return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r); }
+  static R Lo8(R a, R b) { return _mm512_unpacklo_epi8(a, b); }
+  static R Hi8(R a, R b) { return _mm512_unpackhi_epi8(a, b); }
+  static R Lo16(R a, R b) { return _mm512_unpacklo_epi16(a, b); }
+  static R Hi16(R a, R b) { return _mm512_unpackhi_epi16(a, b); }
+  static void Store(uint8_t* p, R r) { _mm512_storeu_si512(p, r); }
+};
 
-// Column j of output row oy's padded input window, channels [c0, c0 + 64): per group g, four
-// zmm, zmm v holding channels c0 + 16v .. c0 + 16v + 15 with the bytes of kernel rows 4g..4g+3
-// in each dword. VPUNPCK*BW/WD work within 128-bit lanes; the dword permute before them puts
-// channels 4L..4L+3, 16+4L.., 32+4L.., 48+4L.. in lane L, so the unpacks come out in channel order.
-template <int K, int NV>
-void BuildColumns(const Plan& p, int64_t oy, int64_t c0, uint8_t* buf) {
-  constexpr int G = (K + 3) / 4;
+struct Ymm {
+  using R = __m256i;
+  static constexpr int kBytes = 32, kLanes = 8;
+  static R Load(int64_t n, const uint8_t* p) { return _mm256_maskz_loadu_epi8(n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1, p); }
+  static R Set1(uint8_t v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+  static R Xor(R a, R b) { return _mm256_xor_si256(a, b); }
+  // Lane L gets channels 4L..4L+3, 8+4L.., 16+4L.., 24+4L...
+  static R Order(R r) { return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)); }
+  static R Lo8(R a, R b) { return _mm256_unpacklo_epi8(a, b); }
+  static R Hi8(R a, R b) { return _mm256_unpackhi_epi8(a, b); }
+  static R Lo16(R a, R b) { return _mm256_unpacklo_epi16(a, b); }
+  static R Hi16(R a, R b) { return _mm256_unpackhi_epi16(a, b); }
+  static void Store(uint8_t* p, R r) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), r); }
+};
+
+// Column j of output row oy's padded input window, channels [c0, c0 + 16·NV): per group g, NV
+// zmm-sized pieces, piece v holding channels c0 + 16v .. c0 + 16v + 15 with the bytes of kernel
+// rows 4g..4g+3 in each dword.
+template <int K, int NV, typename V>
+void BuildColumnsWith(const Plan& p, int64_t oy, int64_t c0, uint8_t* buf) {
+  constexpr int G = (K + 3) / 4, kOutputs = NV * 64 / V::kBytes;
+  using R = typename V::R;
   const ConvGeometry& g = *p.a->g;
   const int64_t C = p.C, IW = g.in[1], pl = g.pad_begin[1];
   const uint8_t* x = static_cast<const uint8_t*>(p.a->x);
-  const __mmask64 m = ChannelMask(C - c0);
-  const __m512i perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(p.flip)), zx = _mm512_set1_epi8(static_cast<char>(p.zx));
+  const R flip = V::Set1(p.flip), zx = V::Set1(p.zx), zero = V::Set1(0);
   const uint8_t* rows[4 * G];  // nullptr: padding row (all zx)
   for (int k = 0; k < 4 * G; ++k) {
     const int64_t iy = oy * p.S - g.pad_begin[0] + k;
@@ -119,24 +149,31 @@ void BuildColumns(const Plan& p, int64_t oy, int64_t c0, uint8_t* buf) {
     const int64_t ix = j - pl;
     const bool inside = ix >= 0 && ix < IW;
     for (int gi = 0; gi < G; ++gi) {
-      __m512i r[4];
+      R r[4];
       for (int i = 0; i < 4; ++i) {
         const int k = 4 * gi + i;
         if (k >= K) {
-          r[i] = _mm512_setzero_si512();
+          r[i] = zero;
         } else if (inside && rows[k]) {
-          r[i] = _mm512_permutexvar_epi32(perm, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, rows[k] + ix * C), flip));
+          r[i] = V::Order(V::Xor(V::Load(C - c0, rows[k] + ix * C), flip));
         } else {
-          r[i] = zx;  // the same in every lane: no permute needed
+          r[i] = zx;  // the same in every lane: no reordering needed
         }
       }
-      const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
-      const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
-      const __m512i out[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
-                              _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+      const R lo01 = V::Lo8(r[0], r[1]), hi01 = V::Hi8(r[0], r[1]), lo23 = V::Lo8(r[2], r[3]), hi23 = V::Hi8(r[2], r[3]);
+      const R out[4] = {V::Lo16(lo01, lo23), V::Hi16(lo01, lo23), V::Lo16(hi01, hi23), V::Hi16(hi01, hi23)};
       uint8_t* dst = buf + (j * G + gi) * kGroupBytes;
-      for (int v = 0; v < NV; ++v) _mm512_storeu_si512(dst + v * 64, out[v]);
+      for (int u = 0; u < kOutputs; ++u) V::Store(dst + u * V::kBytes, out[u]);
     }
+  }
+}
+
+template <int K, int NV>
+void BuildColumns(const Plan& p, int64_t oy, int64_t c0, uint8_t* buf) {
+  if constexpr (NV <= 2) {
+    BuildColumnsWith<K, NV, Ymm>(p, oy, c0, buf);
+  } else {
+    BuildColumnsWith<K, NV, Zmm>(p, oy, c0, buf);
   }
 }
 
