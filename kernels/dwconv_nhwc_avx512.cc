@@ -98,10 +98,10 @@ Plan MakePlan(const DwNhwcArgs& a) {
 // The byte interleave of four kernel rows on zmm (64 channels) or ymm (32 channels, for blocks
 // of at most 32: half the shuffles). VPUNPCK*BW/WD work within 128-bit lanes; Order, a dword
 // permute before them, puts the right channels in each lane so that they come out in channel
-// order: output u holds the dwords of channels u·kLanes .. u·kLanes + kLanes − 1.
+// order: output u holds the dwords of channels u·kBytes/4 .. (u + 1)·kBytes/4 − 1.
 struct Zmm {
   using R = __m512i;
-  static constexpr int kBytes = 64, kLanes = 16;
+  static constexpr int kBytes = 64;
   static R Load(int64_t n, const uint8_t* p) { return _mm512_maskz_loadu_epi8(n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1, p); }
   static R Set1(uint8_t v) { return _mm512_set1_epi8(static_cast<char>(v)); }
   static R Xor(R a, R b) { return _mm512_xor_si512(a, b); }
@@ -116,7 +116,7 @@ struct Zmm {
 
 struct Ymm {
   using R = __m256i;
-  static constexpr int kBytes = 32, kLanes = 8;
+  static constexpr int kBytes = 32;
   static R Load(int64_t n, const uint8_t* p) { return _mm256_maskz_loadu_epi8(n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1, p); }
   static R Set1(uint8_t v) { return _mm256_set1_epi8(static_cast<char>(v)); }
   static R Xor(R a, R b) { return _mm256_xor_si256(a, b); }
