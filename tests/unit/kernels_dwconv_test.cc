@@ -21,6 +21,7 @@
 #include "model/conv_geometry.h"
 #include "reference/arith.h"
 #include "reference/ops.h"
+#include "tests/support/conv_node.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -249,26 +250,9 @@ class NhwcDwTester {
     for (int64_t i = 0; i < c_; ++i) bias.SetInt(i, extremes_ ? static_cast<int32_t>(rng()) : static_cast<int64_t>(rng() % 200001) - 100000);
     const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.25 + (rng() % 100) * 0.01);
     const Tensor zy = Tensor::Scalar(y_type_, static_cast<double>(pick(ylo, yhi)));
-    Node n;
-    n.name = "dw";
-    n.op_type = integer_ ? "ConvInteger" : "QLinearConv";
-    n.outputs = {"y"};
-    n.attrs["group"] = Attribute::Int(c_);
-    n.attrs["strides"] = Attribute::Ints({sh_, sw_});
-    n.attrs["dilations"] = Attribute::Ints({dil_, dil_});
-    n.attrs["pads"] = Attribute::Ints({pads_[0], pads_[1], pads_[2], pads_[3]});
     std::vector<const Tensor*> in;
-    if (integer_) {
-      n.inputs = {"x", "w", "zx", "zw"};
-      in = {&x, &w, &zx, &zw};
-    } else {
-      n.inputs = {"x", "sx", "zx", "w", "sw", "zw", "sy", "zy"};
-      in = {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy};
-      if (bias_) {
-        n.inputs.push_back("b");
-        in.push_back(&bias);
-      }
-    }
+    const Node n = MakeConvNode(integer_, {c_, {sh_, sw_}, dil_, pads_},
+                                {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy, bias_ ? &bias : nullptr}, &in);
     const std::string what = Describe() + " zx=" + std::to_string(zx_v) + " zy=" + std::to_string(zy.GetInt(0)) +
                              " seed=" + std::to_string(seed);
     const auto geo = ResolveConvGeometry(n, x.shape(), {kh_, kw_}, false);
