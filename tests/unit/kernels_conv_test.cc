@@ -13,6 +13,7 @@
 #include "kernels/devices.h"
 #include "kernels/executor.h"
 #include "reference/ops.h"
+#include "tests/support/conv_node.h"
 #include "tests/support/kernel_paths.h"
 
 namespace qfarm::kernels {
@@ -65,26 +66,9 @@ class ConvTester {
     for (int64_t i = 0; i < m_; ++i) bias.SetInt(i, static_cast<int64_t>(rng() % 200001) - 100000);
     const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.25 + (rng() % 100) * 0.01);
     const Tensor zy = Tensor::Scalar(x_type_, static_cast<double>(pick(xlo, xhi)));
-    Node n;
-    n.name = "conv";
-    n.op_type = integer_ ? "ConvInteger" : "QLinearConv";
-    n.outputs = {"y"};
-    n.attrs["group"] = Attribute::Int(group_);
-    n.attrs["strides"] = Attribute::Ints({sh_, sw_});
-    n.attrs["dilations"] = Attribute::Ints({dil_, dil_});
-    n.attrs["pads"] = Attribute::Ints({pads_[0], pads_[1], pads_[2], pads_[3]});
     std::vector<const Tensor*> in;
-    if (integer_) {
-      n.inputs = {"x", "w", "zx", "zw"};
-      in = {&x, &w, &zx, &zw};
-    } else {
-      n.inputs = {"x", "sx", "zx", "w", "sw", "zw", "sy", "zy"};
-      in = {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy};
-      if (bias_) {
-        n.inputs.push_back("b");
-        in.push_back(&bias);
-      }
-    }
+    const Node n = MakeConvNode(integer_, {group_, {sh_, sw_}, dil_, pads_},
+                                {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy, bias_ ? &bias : nullptr}, &in);
     const std::string what = Describe() + " zx=" + std::to_string(zx.GetInt(0)) + " zy=" + std::to_string(zy.GetInt(0));
     return CompareOnEveryPath(n, in, what + " seed=" + std::to_string(seed));
   }
