@@ -89,8 +89,9 @@ class PreparedGraph {
 };
 
 // Whether the kernels can run convolution `node` with weights `w` on channels-last activations
-// (kernels/layout.h): 2-D QLinearConv/ConvInteger with int8 weights and group 1, on the exact
-// paths (pair_sat16=off; VPMADDUBSW's pair saturation depends on the k order).
+// (kernels/layout.h): 2-D QLinearConv/ConvInteger with int8 weights, group 1 (kernels/conv_nhwc.h)
+// or depthwise (kernels/dwconv_nhwc.h), on the exact paths (pair_sat16=off; VPMADDUBSW's pair
+// saturation depends on the k order).
 bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 
 // Runs one node on the kernel path (packing its weights unless `prepared` is given), or returns

@@ -7,6 +7,7 @@
 #include "kernels/add_pool.h"
 #include "kernels/conv_nchw.h"
 #include "kernels/dwconv.h"
+#include "kernels/dwconv_nhwc.h"
 #include "kernels/gemm.h"
 #include "kernels/parallel.h"
 #include "kernels/requant.h"
@@ -22,6 +23,11 @@ Status NotCovered() { return NotFound("not covered by the kernels"); }
 // One filter per input channel (group = channels): the direct depthwise kernel's case.
 bool IsDepthwise(const Node& node, const Tensor& w) {
   return w.rank() >= 2 && w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
+}
+
+// The depthwise loops' level for a GEMM path.
+DwIsa DepthwiseIsa(const QGemmKernel& kernel) {
+  return kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512 : kernel.isa == Isa::kAvxVnni ? DwIsa::kAvx2 : DwIsa::kPortable;
 }
 
 bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
@@ -176,9 +182,7 @@ void Depthwise(const ConvGeometry& gm, const QGemmKernel& kernel, const std::byt
                const Requantizer* rq, int64_t offset, Tensor& y) {
   const int64_t positions = gm.out[0] * gm.out[1], plane = gm.in[0] * gm.in[1], taps = gm.kernel[0] * gm.kernel[1];
   const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, positions));
-  const DwIsa isa = kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512
-                    : kernel.isa == Isa::kAvxVnni  ? DwIsa::kAvx2
-                                                   : DwIsa::kPortable;
+  const DwIsa isa = DepthwiseIsa(kernel);
 #if defined(__x86_64__)
   if (kernel.isa == Isa::kAvx512Vnni && rq && rq->Fusable(y.dtype()) && DwSmallEligible(gm) && DwSmallAvailable()) {
     const DwSmallArgs args{&gm, x, x_signed, zx, w, zw, bias, channels, rq->multipliers(), rq->zero_point(),
@@ -276,9 +280,18 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const PreparedWeights& weights = prepared ? *prepared : local;
   const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   if (channels_last) {
-    if (!HasChannelsLastForm(node, kernel, *w) || weights.channels_last.empty()) {
+    if (!HasChannelsLastForm(node, kernel, *w)) {
       return Internal("node '" + node.name + "': no channels-last form on " + std::string(kernel.name));
     }
+    if (IsDepthwise(node, *w)) {
+      for (int64_t n = 0; n < batch; ++n) {
+        DepthwiseNhwc({&gm, xbytes + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
+                       w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, rq ? &*rq : nullptr,
+                       &y, n * cout * positions, DepthwiseIsa(kernel), threads});
+      }
+      return out;
+    }
+    if (weights.channels_last.empty()) return Internal("node '" + node.name + "': channels-last weights not packed");
     for (int64_t n = 0; n < batch; ++n) {
       ConvNhwc({&gm, &kernel, &weights.channels_last[0], xbytes + n * cin * gm.in[0] * gm.in[1], cin,
                 x->dtype() == DType::kInt8, zx, zw.data(), bias_t ? bias.data() : nullptr, rq ? &*rq : nullptr, &y,
@@ -340,7 +353,8 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
 
 bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
   const bool conv = node.domain.empty() && (node.op_type == "QLinearConv" || node.op_type == "ConvInteger");
-  return conv && !kernel.pair_sat16 && w.dtype() == DType::kInt8 && w.rank() == 4 && node.AttrInt("group", 1) == 1;
+  return conv && !kernel.pair_sat16 && w.dtype() == DType::kInt8 && w.rank() == 4 &&
+         (node.AttrInt("group", 1) == 1 || IsDepthwise(node, w));
 }
 
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
