@@ -490,7 +490,7 @@ StatusOr<std::vector<ValueInfo>> InferGemm(const Ctx& c) {
 
 // Defined in op_infer_shape.cc (shape-manipulating ops).
 StatusOr<std::vector<ValueInfo>> InferShapeOp(const Node& node, const std::vector<ValueInfo>& in,
-                                              const TensorMap& consts);
+                                              const std::vector<const Tensor*>& consts);
 bool IsShapeOp(const std::string& op_type);
 
 namespace {
@@ -535,6 +535,15 @@ bool IsSupportedOp(const std::string& domain, const std::string& op_type) {
 
 StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<ValueInfo>& inputs,
                                            const TensorMap& constants) {
+  std::vector<const Tensor*> by_input(node.inputs.size(), nullptr);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (const auto it = constants.find(node.inputs[i]); it != constants.end()) by_input[i] = &it->second;
+  }
+  return InferNode(node, inputs, by_input);
+}
+
+StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<ValueInfo>& inputs,
+                                           const std::vector<const Tensor*>& constants) {
   if (inputs.size() != node.inputs.size()) {
     return Internal("node '" + node.name + "' (" + node.op_type + "): inputs: " +
                     std::to_string(inputs.size()) + " infos given for " +

@@ -13,7 +13,7 @@ namespace qfarm::infer {
 struct Ctx {
   const Node& node;
   const std::vector<ValueInfo>& in;
-  const TensorMap& consts;
+  const std::vector<const Tensor*>& consts;  // by input position; nullptr where not constant
 
   Status Err(const std::string& field, const std::string& what) const {
     return InvalidArgument("node '" + node.name + "' (" + node.op_type + "): " + field + ": " + what);
@@ -23,11 +23,7 @@ struct Ctx {
   std::string Field(size_t i) const {
     return "input " + std::to_string(i) + " '" + (i < node.inputs.size() ? node.inputs[i] : "") + "'";
   }
-  const Tensor* Const(size_t i) const {
-    if (!Has(i)) return nullptr;
-    auto it = consts.find(node.inputs[i]);
-    return it == consts.end() ? nullptr : &it->second;
-  }
+  const Tensor* Const(size_t i) const { return Has(i) && i < consts.size() ? consts[i] : nullptr; }
   // Inputs given, not counting trailing omitted ones.
   size_t NumInputs() const {
     size_t n = node.inputs.size();

@@ -283,7 +283,7 @@ bool IsShapeOp(const std::string& op) {
 }
 
 StatusOr<std::vector<ValueInfo>> InferShapeOp(const Node& node, const std::vector<ValueInfo>& in,
-                                              const TensorMap& consts) {
+                                              const std::vector<const Tensor*>& consts) {
   ShapeCtx c{node, in, consts};
   if (in.empty()) return c.Err("inputs", "has no inputs");
   const std::string& op = node.op_type;

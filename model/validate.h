@@ -29,6 +29,10 @@ StatusOr<ValueInfoMap> Validate(const Graph& graph, const ModelLimits& limits = 
 // inputs (initializers). Used by Validate() and by executors to allocate outputs.
 StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<ValueInfo>& inputs,
                                            const TensorMap& constants);
+// The same with the constant inputs given by position (nullptr where an input is not constant),
+// so an executor checks a node's scales and zero points without copying them.
+StatusOr<std::vector<ValueInfo>> InferNode(const Node& node, const std::vector<ValueInfo>& inputs,
+                                           const std::vector<const Tensor*>& constants);
 
 // True if qfarm knows (domain, op_type).
 bool IsSupportedOp(const std::string& domain, const std::string& op_type);

@@ -58,14 +58,14 @@ constexpr int64_t kMaxConstantElements = 4096;
 StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs,
                                               bool zero) {
   std::vector<ValueInfo> infos;
-  TensorMap constants;
+  std::vector<const Tensor*> constants(inputs.size(), nullptr);  // by position: nothing copied
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i]) {
       infos.push_back(ValueInfo{});
       continue;
     }
     infos.push_back(ValueInfo{node.inputs[i], inputs[i]->dtype(), inputs[i]->shape()});
-    if (inputs[i]->numel() <= kMaxConstantElements) constants[node.inputs[i]] = *inputs[i];
+    if (inputs[i]->numel() <= kMaxConstantElements) constants[i] = inputs[i];
   }
   QFARM_ASSIGN_OR_RETURN(std::vector<ValueInfo> out_infos, InferNode(node, infos, constants));
   std::vector<Tensor> outputs;

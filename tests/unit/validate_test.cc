@@ -297,12 +297,12 @@ TEST(InferNode, ExecutorsGetExactShapesFromRealInputs) {
   n.inputs = {"x"};
   n.outputs = {"y"};
   n.attrs["kernel_shape"] = Ints({2, 2});
-  auto out = InferNode(n, {ValueInfo{"x", DType::kUInt8, {5, 3, 8, 6}}}, {});
+  auto out = InferNode(n, {ValueInfo{"x", DType::kUInt8, {5, 3, 8, 6}}}, TensorMap{});
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->size(), 1u);
   EXPECT_EQ((*out)[0].name, "y");
   EXPECT_EQ((*out)[0].shape, (Shape{5, 3, 7, 5}));
-  auto mismatch = InferNode(n, {}, {});
+  auto mismatch = InferNode(n, {}, TensorMap{});
   ASSERT_FALSE(mismatch.ok());
   EXPECT_NE(mismatch.status().message().find("node 'pool'"), std::string::npos);
   EXPECT_TRUE(IsSupportedOp("", "QLinearConv"));
