@@ -22,11 +22,12 @@ struct MatMulCase {
   int64_t batch, m, n, k;
   bool a_signed, per_column, extremes, integer;
   bool zero_zw = false;  // symmetric weights: uint8 rows with k % 4 == 0 are then read in place
+  bool tiny_sy = false;  // output scale 1e-9: requantized values far past int16 and int32, both signs
   std::string Describe() const {
     std::ostringstream s;
     s << (integer ? "MatMulInteger" : "QLinearMatMul") << " batch=" << batch << " m=" << m << " n=" << n
       << " k=" << k << " a=" << (a_signed ? "s8" : "u8") << " per_column=" << per_column << " extremes=" << extremes
-      << " zero_zw=" << zero_zw;
+      << " zero_zw=" << zero_zw << " tiny_sy=" << tiny_sy;
     return s.str();
   }
 };
@@ -59,7 +60,7 @@ class MatMulTester {
     Tensor za = Tensor::Scalar(at, static_cast<double>(pick(lo, hi)));
     Tensor za_rows(at, {t.m});
     for (int64_t i = 0; i < t.m; ++i) za_rows.SetInt(i, pick(lo, hi));
-    const Tensor sa = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.1 + (rng_() % 100) * 0.01);
+    const Tensor sa = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, t.tiny_sy ? 1e-9 : 0.1 + (rng_() % 100) * 0.01);
     const Tensor zy = Tensor::Scalar(at, static_cast<double>(pick(lo, hi)));
     if (t.integer) {
       node.inputs = {"a", "w", "za", "zw"};
@@ -110,6 +111,27 @@ TEST(KernelsMatMul, SymmetricWeightsEqualReference) {
     }
   }
   EXPECT_GT(compared, 30);
+}
+
+// Requantized values beyond the int16 range and beyond int32 (CVTPS2DQ's 0x80000000), of both
+// signs, with int8 and uint8 outputs: the fused output stage's saturating packs
+// (kernels/requant_lanes.h) must still give the clamp.
+TEST(KernelsMatMul, SaturatingOutputsEqualReference) {
+  MatMulTester tester(Seed());
+  int compared = 0, i = 0;
+  for (bool a_signed : {false, true}) {
+    for (int64_t n : {16, 40}) {
+      for (bool zero_zw : {false, true}) {
+        ++i;
+        MatMulCase c{1, 20, n, 64, a_signed, i % 2 == 0, i % 3 == 0, false};
+        c.zero_zw = zero_zw;
+        c.tiny_sy = true;
+        compared += tester.Test(c);
+        if (HasFailure()) return;
+      }
+    }
+  }
+  EXPECT_GT(compared, 10);
 }
 
 TEST(KernelsMatMul, LargeKAndExtremesEqualReference) {
