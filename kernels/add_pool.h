@@ -27,8 +27,10 @@ namespace qfarm::kernels {
 StatusOr<std::vector<Tensor>> KernelQLinearAdd(const Node& node, const Profile& profile,
                                                const std::vector<const Tensor*>& inputs, int threads);
 
+// channels_last (global pooling only): x is channels-last (kernels/layout.h); the [N, C, 1, 1]
+// output is the same bytes in either order.
 StatusOr<std::vector<Tensor>> KernelQLinearAveragePool(const Node& node, const Profile& profile,
                                                        const std::vector<const Tensor*>& inputs,
-                                                       bool global, int threads);
+                                                       bool global, int threads, bool channels_last = false);
 
 }  // namespace qfarm::kernels

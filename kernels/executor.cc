@@ -80,6 +80,9 @@ bool PacksWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) 
 }
 
 bool IsQLinearAdd(const Node& node) { return node.op_type == "QLinearAdd" && node.domain == "com.microsoft"; }
+bool IsGlobalPool(const Node& node) {
+  return node.op_type == "QLinearGlobalAveragePool" && node.domain == "com.microsoft";
+}
 
 // Convolutions that run channels-last (see PreparedGraph): those with the form whose input comes
 // from, or whose output goes to, another one — directly or through QLinearAdd nodes.
@@ -195,13 +198,19 @@ StatusOr<ExecResult> PreparedGraph::Run(const Profile& profile, const TensorMap&
       if (w && (w == it->second.weight || *w == *it->second.weight)) prepared = &it->second.prepared;
     }
     const bool conv_cl = channels_last_.count(&node) != 0, add_cl = AddFollowsChannelsLast(node, args, layouts);
+    const bool pool_cl = IsGlobalPool(node) && !node.inputs.empty() && layouts.IsChannelsLast(node.inputs[0]);
     std::vector<const Tensor*> in = args;
     for (size_t i = 0; i < in.size() && i < node.inputs.size(); ++i) {
-      const bool want = (conv_cl && i == 0) || (add_cl && (i == 0 || i == 3));
+      const bool want = ((conv_cl || pool_cl) && i == 0) || (add_cl && (i == 0 || i == 3));
       in[i] = layouts.As(node.inputs[i], in[i], want);
     }
-    auto out = RunKernelNode(node, *kernel_, profile, in, threads, prepared, conv_cl);
-    if (!out.ok() && out.status().code() == StatusCode::kNotFound && !conv_cl) out = RunReferenceNode(node, profile, in);
+    auto out = RunKernelNode(node, *kernel_, profile, in, threads, prepared, conv_cl || pool_cl);
+    if (!out.ok() && out.status().code() == StatusCode::kNotFound && pool_cl) {  // the reference reads NCHW
+      in[0] = layouts.As(node.inputs[0], args[0], false);
+      out = RunReferenceNode(node, profile, in);
+    } else if (!out.ok() && out.status().code() == StatusCode::kNotFound && !conv_cl) {
+      out = RunReferenceNode(node, profile, in);
+    }
     if (out.ok() && (conv_cl || add_cl) && !node.outputs.empty()) layouts.MarkChannelsLast(node.outputs[0]);
     return out;
   };

@@ -97,7 +97,8 @@ bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tens
 // Runs one node on the kernel path (packing its weights unless `prepared` is given), or returns
 // a NotFound status when the kernels do not cover it (the caller then uses the reference).
 // `channels_last`: the node's activation input and output are channels-last (only for nodes
-// with HasChannelsLastForm).
+// with HasChannelsLastForm, and QLinearGlobalAveragePool, whose [N, C, 1, 1] output is the same
+// in either order).
 StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel& kernel,
                                             const Profile& profile,
                                             const std::vector<const Tensor*>& inputs, int threads,

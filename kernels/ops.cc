@@ -395,7 +395,9 @@ StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel&
   const bool ms = node.domain == "com.microsoft";
   if (node.op_type == "QLinearAdd" && ms) return KernelQLinearAdd(node, profile, inputs, threads);
   if (node.op_type == "QLinearAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, false, threads);
-  if (node.op_type == "QLinearGlobalAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, true, threads);
+  if (node.op_type == "QLinearGlobalAveragePool" && ms) {
+    return KernelQLinearAveragePool(node, profile, inputs, true, threads, channels_last);
+  }
   if (!node.domain.empty()) return NotCovered();
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
     return MatMul(node, kernel, profile, inputs, threads, prepared);

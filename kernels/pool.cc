@@ -148,8 +148,32 @@ void PoolTyped(const PoolJob& job, const T* x, TY* y, DType yt, int threads) {
   });
 }
 
+// Global pooling of channels-last images ([N, H·W, C] elements): Σ(x − zx) per channel over the
+// positions — integer sums, so their order cannot change them — then the same Output.
+template <typename T, typename TY>
+void GlobalChannelsLast(const PoolJob& job, const T* x, TY* y, DType yt, int64_t batch, int64_t channels) {
+  const Averager avg(job, yt);
+  const int64_t positions = job.g->in[0] * job.g->in[1];
+  const int32_t zx = job.qx.zero;
+  std::vector<int64_t> sums(static_cast<size_t>(channels));
+  for (int64_t n = 0; n < batch; ++n) {
+    std::fill(sums.begin(), sums.end(), int64_t{0});
+    for (int64_t p = 0; p < positions; ++p) {
+      const T* xp = x + (n * positions + p) * channels;
+      for (int64_t c = 0; c < channels; ++c) sums[static_cast<size_t>(c)] += int64_t{xp[c]} - zx;
+    }
+    for (int64_t c = 0; c < channels; ++c) y[n * channels + c] = static_cast<TY>(avg.Output(0, 0.0f, sums[static_cast<size_t>(c)]));
+  }
+}
+
 template <typename T>
-void PoolOutType(const PoolJob& job, const Tensor& x, Tensor& y, int threads) {
+void PoolOutType(const PoolJob& job, const Tensor& x, Tensor& y, bool channels_last, int threads) {
+  if (channels_last) {
+    if (y.dtype() == DType::kInt8) {
+      return GlobalChannelsLast(job, x.data<T>().data(), y.data<int8_t>().data(), y.dtype(), x.dim(0), x.dim(1));
+    }
+    return GlobalChannelsLast(job, x.data<T>().data(), y.data<uint8_t>().data(), y.dtype(), x.dim(0), x.dim(1));
+  }
   if (y.dtype() == DType::kInt8) return PoolTyped(job, x.data<T>().data(), y.data<int8_t>().data(), y.dtype(), threads);
   PoolTyped(job, x.data<T>().data(), y.data<uint8_t>().data(), y.dtype(), threads);
 }
@@ -158,8 +182,9 @@ void PoolOutType(const PoolJob& job, const Tensor& x, Tensor& y, int threads) {
 
 StatusOr<std::vector<Tensor>> KernelQLinearAveragePool(const Node& node, const Profile& p,
                                                        const std::vector<const Tensor*>& in,
-                                                       bool global, int threads) {
+                                                       bool global, int threads, bool channels_last) {
   if (in.size() < 4 || !in[0] || in[0]->rank() != 4 || !Is8Bit(in[0]->dtype())) return NotCovered();
+  if (channels_last && !global) return NotCovered();
   if (global && node.AttrInt("channels_last", 0) != 0) return NotCovered();
   const Tensor& x = *in[0];
   QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in));
@@ -181,8 +206,8 @@ StatusOr<std::vector<Tensor>> KernelQLinearAveragePool(const Node& node, const P
   if (p.acc_bits < 32 || g.kernel[0] * g.kernel[1] > (int64_t{1} << 23)) return NotCovered();
   PoolJob job{&g, WindowCounts(g, node.AttrInt("count_include_pad", 0) != 0), *qx, *qy, &p,
               x.dim(0) * x.dim(1), global};
-  if (x.dtype() == DType::kInt8) PoolOutType<int8_t>(job, x, out[0], threads);
-  else PoolOutType<uint8_t>(job, x, out[0], threads);
+  if (x.dtype() == DType::kInt8) PoolOutType<int8_t>(job, x, out[0], channels_last, threads);
+  else PoolOutType<uint8_t>(job, x, out[0], channels_last, threads);
   return out;
 }
 
