@@ -370,6 +370,7 @@ TEST(KernelsDwConvNhwc, GeometrySweepEqualsReference) {
   std::vector<NhwcDwTester> cases;
   using T = NhwcDwTester;
   cases.push_back(T().Channels(16).Image(1, 1));                                  // every tap but one padding
+  cases.push_back(T().Channels(1).Image(6, 5).WeightZero(true).Signed(true));     // a lone nonzero zw
   cases.push_back(T().Channels(17).Image(1, 1).Kernel(5, 5).Pads(2, 2, 2, 2).Signed(true));
   cases.push_back(T().Channels(33).Image(2, 3).Kernel(5, 5).Pads(2, 2, 2, 2).WeightZero(true));  // kernel > image
   cases.push_back(T().Channels(20).Image(9, 9).Stride(2, 2).Pads(0, 0, 1, 1));    // TF SAME stride 2
@@ -389,6 +390,9 @@ TEST(KernelsDwConvNhwc, GeometrySweepEqualsReference) {
   cases.push_back(T().Channels(48).Image(14, 14).Kernel(5, 5).Pads(2, 2, 2, 2).Extremes(true));
   cases.push_back(T().Channels(3).Image(30, 25).Kernel(5, 5).Stride(2, 2).Pads(1, 2, 3, 0).Signed(true).Extremes(true));
   cases.push_back(T().Channels(16).Image(3, 30).Kernel(3, 3).Stride(1, 2).Pads(1, 1, 1, 1));  // unequal strides
+  // Rows wide enough (≥ ~20 KiB) that the AVX-512 path runs them in several chunks of rows.
+  cases.push_back(T().Channels(130).Image(13, 160).PerChannel(true).Batch(1));
+  cases.push_back(T().Channels(72).Image(11, 300).Kernel(5, 5).Stride(2, 2).Pads(2, 2, 2, 2).WeightZero(true).Batch(1));
   int compared = 0;
   for (const NhwcDwTester& t : cases) {
     compared += t.Test(rng, seed);
