@@ -57,7 +57,7 @@ struct DwNhwcArgs {
   DwIsa isa = DwIsa::kPortable;
   int threads = 1;        // split output rows, never a sum; results independent of it
   // PrepareDwNhwcWeights(w, channels, kh, kw, isa) of these very weights, or nullptr (or an
-  // empty one): then formed per call.
+  // empty one, or one of another channel count or kernel size): then formed per call.
   const DwNhwcWeights* prepared = nullptr;
 };
 
