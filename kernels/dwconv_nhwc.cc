@@ -12,7 +12,20 @@ namespace qfarm::kernels {
 #if defined(__x86_64__)
 bool DepthwiseNhwcAvx512Covers(const DwNhwcArgs& a);  // dwconv_nhwc_avx512.cc
 void DepthwiseNhwcAvx512(const DwNhwcArgs& a);        // dwconv_nhwc_avx512.cc
+void FillDwNhwcWeightsAvx512(const int8_t* w, int64_t channels, int k, DwNhwcWeights* out);  // dwconv_nhwc_avx512.cc
 #endif
+
+DwNhwcWeights PrepareDwNhwcWeights(const int8_t* w, int64_t channels, int64_t kh, int64_t kw, DwIsa isa) {
+  DwNhwcWeights out;
+#if defined(__x86_64__)
+  if (isa == DwIsa::kAvx512 && DwSmallAvailable() && kh == kw && (kh == 3 || kh == 5) && channels > 0) {
+    FillDwNhwcWeightsAvx512(w, channels, static_cast<int>(kh), &out);
+  }
+#else
+  (void)w, (void)channels, (void)kh, (void)kw, (void)isa;
+#endif
+  return out;
+}
 
 // Output rows per thread range: enough that starting a thread pays off (~64k MACs).
 int64_t DwNhwcRowGrain(const DwNhwcArgs& a) {

@@ -40,17 +40,15 @@ constexpr int64_t kGroupBytes = 4 * kBlock;  // one column, four kernel rows of 
 
 enum class Out { kU8, kS8, kInt32 };
 
-// Everything formed once per call: weights in the interleaved layout, folded biases.
+// Everything of one call: its arguments, the weights' prepared form, derived sizes. The per-
+// call terms (bias, zero points, multipliers) are folded in BlockRows, per block of channels.
 struct Plan {
   const DwNhwcArgs* a;
+  const DwNhwcWeights* w;     // interleaved weights and Σw
   int K, G;                   // kernel size; groups of four kernel rows
   int64_t S, C, blocks, Wp;   // stride; channels; channel blocks; columns one output row reads
   uint8_t flip, zx;           // zx in the u8 domain
   bool any_zw;
-  std::vector<int8_t> w;      // [block][g][kx][channel][4 rows], rows ≥ K as 0
-  std::vector<int32_t> bias;  // [blocks·64]: bias − zx·Σw + T·zx·zw (wrapping)
-  std::vector<int32_t> zw;    // [blocks·64]
-  std::vector<float> mult;    // [blocks·64] (fused requantization)
 };
 
 // Channel c's weights for kernel column kx and rows 4g..4g+3, as the dword VPDPBUSD takes.
@@ -61,38 +59,36 @@ uint32_t WeightDword(const int8_t* wc, int g, int kx) {
   return d;
 }
 
-// Per call (the API takes raw weights), so kept to a few dword stores and one sum per channel;
-// the padding channels of the last block get zeros.
+// The padding channels of the last block get zeros. assign() keeps a reused object's memory.
 template <int K>
-Plan MakePlan(const DwNhwcArgs& a) {
+void FillWeights(const int8_t* w, int64_t channels, DwNhwcWeights* out) {
   constexpr int G = (K + 3) / 4, taps = K * K;
-  const ConvGeometry& g = *a.g;
-  Plan p{&a, K, G, g.stride[0], a.channels, (a.channels + kBlock - 1) / kBlock, (g.out[1] - 1) * g.stride[1] + K,
-         static_cast<uint8_t>(a.x_signed ? 0x80 : 0), static_cast<uint8_t>(a.zx + (a.x_signed ? 128 : 0)), false,
-         {}, {}, {}, {}};
-  const size_t padded = static_cast<size_t>(p.blocks * kBlock);
-  p.w.assign(padded * G * K * 4, 0);
-  p.bias.assign(padded, 0);
-  p.zw.assign(padded, 0);
-  p.mult.assign(padded, 0.0f);
-  uint32_t* w = reinterpret_cast<uint32_t*>(p.w.data());  // [block][g][kx][channel]
-  const uint32_t zx = p.zx;
-  for (int64_t c = 0; c < p.C; ++c) {
-    const int8_t* wc = a.w + c * taps;
-    uint32_t* wb = w + (c / kBlock) * G * K * kBlock + c % kBlock;
+  const size_t padded = static_cast<size_t>((channels + kBlock - 1) / kBlock * kBlock);
+  out->channels = channels;
+  out->kernel = K;
+  out->interleaved.assign(padded * G * K * 4, 0);
+  out->sum_w.assign(padded, 0);
+  uint32_t* wi = reinterpret_cast<uint32_t*>(out->interleaved.data());  // [block][g][kx][channel]
+  for (int64_t c = 0; c < channels; ++c) {
+    const int8_t* wc = w + c * taps;
+    uint32_t* wb = wi + (c / kBlock) * G * K * kBlock + c % kBlock;
     for (int gi = 0; gi < G; ++gi) {
       for (int kx = 0; kx < K; ++kx) wb[(gi * K + kx) * kBlock] = WeightDword<K>(wc, gi, kx);
     }
     uint32_t sum_w = 0;
     for (int t = 0; t < taps; ++t) sum_w += static_cast<uint32_t>(int32_t{wc[t]});
-    const uint32_t zw = static_cast<uint32_t>(a.zw ? a.zw[c] : 0);
-    const uint32_t b = a.bias ? static_cast<uint32_t>(a.bias[c]) : 0;
-    p.any_zw = p.any_zw || zw != 0;
-    p.zw[static_cast<size_t>(c)] = static_cast<int32_t>(zw);
-    p.bias[static_cast<size_t>(c)] = static_cast<int32_t>(b - zx * sum_w + uint32_t{taps} * zx * zw);
+    out->sum_w[static_cast<size_t>(c)] = static_cast<int32_t>(sum_w);
   }
-  if (a.rq) std::copy(a.rq->multipliers(), a.rq->multipliers() + p.C, p.mult.begin());
-  return p;
+}
+
+Plan MakePlan(const DwNhwcArgs& a, const DwNhwcWeights* w) {
+  const ConvGeometry& g = *a.g;
+  const int K = static_cast<int>(g.kernel[0]);
+  int32_t any_zw = 0;  // an OR over every channel: vectorizes, unlike an early exit
+  for (int64_t c = 0; a.zw && c < a.channels; ++c) any_zw |= a.zw[c];
+  return Plan{&a, w, K, (K + 3) / 4, g.stride[0], a.channels, (a.channels + kBlock - 1) / kBlock,
+              (g.out[1] - 1) * g.stride[1] + K, static_cast<uint8_t>(a.x_signed ? 0x80 : 0),
+              static_cast<uint8_t>(a.zx + (a.x_signed ? 128 : 0)), any_zw != 0};
 }
 
 // The byte interleave of four kernel rows on zmm (64 channels) or ymm (32 channels, for blocks
@@ -177,24 +173,30 @@ void BuildColumns(const Plan& p, int64_t oy, int64_t c0, uint8_t* buf) {
   }
 }
 
-// Output row oy, channels [c0, c0 + 16·NV) (the last block may end earlier: masked stores),
-// from the columns in buf; int32 sums go to row_acc [OW][64] when kOut is kInt32.
+// Output rows [oy0, oy1), channels [c0, c0 + 16·NV) (the last block may end earlier: masked
+// stores): per row, its columns built into buf, then its outputs; int32 sums go to row_acc
+// [OW][64] when kOut is kInt32. Weights and folded biases are loaded once for all the rows.
 template <int K, int NV, Out kOut, bool kZw>
-void RowBlock(const Plan& p, const uint8_t* buf, int64_t oy, int64_t blk, int32_t* row_acc) {
+void BlockRows(const Plan& p, uint8_t* buf, int64_t oy0, int64_t oy1, int64_t blk, int32_t* row_acc) {
   constexpr int G = (K + 3) / 4;
   const DwNhwcArgs& a = *p.a;
   const int64_t c0 = blk * kBlock, OW = a.g->out[1], C = p.C, nc = std::min<int64_t>(kBlock, C - c0);
+  constexpr uint32_t kTaps = K * K;
+  const __m512i zx = _mm512_set1_epi32(p.zx), taps_zx = _mm512_set1_epi32(static_cast<int32_t>(kTaps * p.zx));
   __m512i w[G][K][NV], bias[NV], zw[NV];
   __m512 mult[NV];
   __mmask16 tail[NV];
   for (int v = 0; v < NV; ++v) {
-    for (int gi = 0; gi < G; ++gi)
-      for (int kx = 0; kx < K; ++kx) w[gi][kx][v] = _mm512_loadu_si512(&p.w[static_cast<size_t>((((blk * G + gi) * K + kx) * kBlock + 16 * v) * 4)]);
-    bias[v] = _mm512_loadu_si512(&p.bias[static_cast<size_t>(c0 + 16 * v)]);
-    zw[v] = _mm512_loadu_si512(&p.zw[static_cast<size_t>(c0 + 16 * v)]);
-    mult[v] = _mm512_loadu_ps(&p.mult[static_cast<size_t>(c0 + 16 * v)]);
-    const int64_t left = std::clamp<int64_t>(nc - 16 * v, 0, 16);
+    const int64_t c = c0 + 16 * v, left = std::clamp<int64_t>(nc - 16 * v, 0, 16);
     tail[v] = static_cast<__mmask16>((1u << left) - 1);
+    for (int gi = 0; gi < G; ++gi)
+      for (int kx = 0; kx < K; ++kx) w[gi][kx][v] = _mm512_loadu_si512(&p.w->interleaved[static_cast<size_t>((((blk * G + gi) * K + kx) * kBlock + 16 * v) * 4)]);
+    // bias − zx·Σw + T·zx·zw, wrapping (padding channels: 0).
+    const __m512i b = a.bias ? _mm512_maskz_loadu_epi32(tail[v], a.bias + c) : _mm512_setzero_si512();
+    zw[v] = a.zw ? _mm512_maskz_loadu_epi32(tail[v], a.zw + c) : _mm512_setzero_si512();
+    const __m512i sum_w = _mm512_loadu_si512(&p.w->sum_w[static_cast<size_t>(c)]);
+    bias[v] = _mm512_add_epi32(_mm512_sub_epi32(b, _mm512_mullo_epi32(zx, sum_w)), _mm512_mullo_epi32(taps_zx, zw[v]));
+    mult[v] = kOut == Out::kInt32 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(tail[v], a.rq->multipliers() + c);
   }
   const bool full = nc == 16 * NV;
   const __m512i ones = _mm512_set1_epi8(1);
@@ -202,46 +204,48 @@ void RowBlock(const Plan& p, const uint8_t* buf, int64_t oy, int64_t blk, int32_
   const RequantBounds512 bounds = MakeRequantBounds512(out_signed ? -128 : 0, out_signed ? 127 : 255,
                                                        a.rq ? a.rq->zero_point() : 0);
   uint8_t* y8 = kOut == Out::kInt32 ? nullptr : reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset + c0;
-  for (int64_t ox = 0; ox < OW; ++ox) {
-    const uint8_t* col = buf + ox * p.S * G * kGroupBytes;
-    __m512i acc[NV], sx[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = bias[v], sx[v] = _mm512_setzero_si512();
-    for (int kx = 0; kx < K; ++kx) {
-      for (int gi = 0; gi < G; ++gi) {
-        for (int v = 0; v < NV; ++v) {
-          const __m512i xv = _mm512_loadu_si512(col + (kx * G + gi) * kGroupBytes + v * 64);
-          acc[v] = _mm512_dpbusd_epi32(acc[v], xv, w[gi][kx][v]);
-          if (kZw) sx[v] = _mm512_dpbusd_epi32(sx[v], xv, ones);
+  for (int64_t oy = oy0; oy < oy1; ++oy) {
+    BuildColumns<K, NV>(p, oy, c0, buf);
+    for (int64_t ox = 0; ox < OW; ++ox) {
+      const uint8_t* col = buf + ox * p.S * G * kGroupBytes;
+      __m512i acc[NV], sx[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = bias[v], sx[v] = _mm512_setzero_si512();
+      for (int kx = 0; kx < K; ++kx) {
+        for (int gi = 0; gi < G; ++gi) {
+          for (int v = 0; v < NV; ++v) {
+            const __m512i xv = _mm512_loadu_si512(col + (kx * G + gi) * kGroupBytes + v * 64);
+            acc[v] = _mm512_dpbusd_epi32(acc[v], xv, w[gi][kx][v]);
+            if (kZw) sx[v] = _mm512_dpbusd_epi32(sx[v], xv, ones);
+          }
         }
       }
-    }
-    for (int v = 0; v < NV; ++v) {
-      if (kZw) acc[v] = _mm512_sub_epi32(acc[v], _mm512_mullo_epi32(sx[v], zw[v]));
-      if constexpr (kOut == Out::kInt32) {
-        _mm512_storeu_si512(row_acc + ox * kBlock + 16 * v, acc[v]);
-      } else {
-        const __m128i q = _mm512_cvtepi32_epi8(Requantize512(acc[v], mult[v], bounds));
-        uint8_t* dst = y8 + (oy * OW + ox) * C + 16 * v;
-        if (full) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), q);
+      for (int v = 0; v < NV; ++v) {
+        if (kZw) acc[v] = _mm512_sub_epi32(acc[v], _mm512_mullo_epi32(sx[v], zw[v]));
+        if constexpr (kOut == Out::kInt32) {
+          _mm512_storeu_si512(row_acc + ox * kBlock + 16 * v, acc[v]);
         } else {
-          _mm_mask_storeu_epi8(dst, tail[v], q);
+          const __m128i q = _mm512_cvtepi32_epi8(Requantize512(acc[v], mult[v], bounds));
+          uint8_t* dst = y8 + (oy * OW + ox) * C + 16 * v;
+          if (full) {
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), q);
+          } else {
+            _mm_mask_storeu_epi8(dst, tail[v], q);
+          }
         }
       }
     }
-  }
-  if constexpr (kOut == Out::kInt32) {
-    const AccBlock b{row_acc, OW, nc, c0, a.offset + oy * OW * C + c0, C, 1, false, kBlock};
-    a.rq ? a.rq->Run(b, *a.y) : StoreBlock(b, *a.y);
+    if constexpr (kOut == Out::kInt32) {
+      const AccBlock b{row_acc, OW, nc, c0, a.offset + oy * OW * C + c0, C, 1, false, kBlock};
+      a.rq ? a.rq->Run(b, *a.y) : StoreBlock(b, *a.y);
+    }
   }
 }
 
-using RowFn = void (*)(const Plan&, const uint8_t*, int64_t, int64_t, int32_t*);
-using BuildFn = void (*)(const Plan&, int64_t, int64_t, uint8_t*);
+using RowFn = void (*)(const Plan&, uint8_t*, int64_t, int64_t, int64_t, int32_t*);
 
 template <int K, int NV, Out kOut>
 RowFn PickRow(bool zw) {
-  return zw ? &RowBlock<K, NV, kOut, true> : &RowBlock<K, NV, kOut, false>;
+  return zw ? &BlockRows<K, NV, kOut, true> : &BlockRows<K, NV, kOut, false>;
 }
 
 template <int K, int NV>
@@ -255,12 +259,12 @@ RowFn PickRow(Out out, bool zw) {
 
 // The loops of a block of nv·16 channels (nv = 1..4).
 template <int K>
-std::pair<BuildFn, RowFn> Pick(int64_t nv, Out out, bool zw) {
+RowFn Pick(int64_t nv, Out out, bool zw) {
   switch (nv) {
-    case 1: return {&BuildColumns<K, 1>, PickRow<K, 1>(out, zw)};
-    case 2: return {&BuildColumns<K, 2>, PickRow<K, 2>(out, zw)};
-    case 3: return {&BuildColumns<K, 3>, PickRow<K, 3>(out, zw)};
-    default: return {&BuildColumns<K, 4>, PickRow<K, 4>(out, zw)};
+    case 1: return PickRow<K, 1>(out, zw);
+    case 2: return PickRow<K, 2>(out, zw);
+    case 3: return PickRow<K, 3>(out, zw);
+    default: return PickRow<K, 4>(out, zw);
   }
 }
 
@@ -270,15 +274,19 @@ void Rows(const Plan& p, int64_t oy0, int64_t oy1) {
   const Out out = !fused ? Out::kInt32 : a.y->dtype() == DType::kInt8 ? Out::kS8 : Out::kU8;
   const int64_t tail_nv = ((p.C - 1) % kBlock) / 16 + 1;
   const auto pick = [&](int64_t nv) { return p.K == 3 ? Pick<3>(nv, out, p.any_zw) : Pick<5>(nv, out, p.any_zw); };
-  const std::pair<BuildFn, RowFn> full = pick(4), last = pick(tail_nv);
-  std::vector<uint8_t> buf(static_cast<size_t>(p.Wp * p.G * kGroupBytes));
-  std::vector<int32_t> row_acc(out == Out::kInt32 ? static_cast<size_t>(a.g->out[1] * kBlock) : 0);
-  for (int64_t oy = oy0; oy < oy1; ++oy) {
-    for (int64_t blk = 0; blk < p.blocks; ++blk) {
-      const auto& [build, row] = blk + 1 < p.blocks ? full : last;
-      build(p, oy, blk * kBlock, buf.data());
-      row(p, buf.data(), oy, blk, row_acc.data());
-    }
+  const RowFn full = pick(4), last = pick(tail_nv);
+  // Per thread, kept between calls: nothing else uses them while this range runs.
+  thread_local std::vector<uint8_t> buf;
+  thread_local std::vector<int32_t> row_acc;
+  buf.resize(std::max(buf.size(), static_cast<size_t>(p.Wp * p.G * kGroupBytes)));
+  if (out == Out::kInt32) row_acc.resize(std::max(row_acc.size(), static_cast<size_t>(a.g->out[1] * kBlock)));
+  // Chunks of rows whose input (~128 KiB) stays in L2 while every block runs over them, so
+  // the weights and biases of a block are loaded once per chunk, not once per row.
+  const ConvGeometry& g = *a.g;
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{128} << 10) / std::max<int64_t>(1, p.S * g.in[1] * p.C));
+  for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
+    const int64_t r1 = std::min(oy1, r0 + chunk);
+    for (int64_t blk = 0; blk < p.blocks; ++blk) (blk + 1 < p.blocks ? full : last)(p, buf.data(), r0, r1, blk, row_acc.data());
   }
 }
 
@@ -291,8 +299,19 @@ bool DepthwiseNhwcAvx512Covers(const DwNhwcArgs& a) {
          (g.stride[0] == 1 || g.stride[0] == 2) && g.dilation[0] == 1 && g.dilation[1] == 1;
 }
 
+void FillDwNhwcWeightsAvx512(const int8_t* w, int64_t channels, int k, DwNhwcWeights* out) {
+  k == 3 ? FillWeights<3>(w, channels, out) : FillWeights<5>(w, channels, out);
+}
+
 void DepthwiseNhwcAvx512(const DwNhwcArgs& a) {
-  const Plan p = a.g->kernel[0] == 3 ? MakePlan<3>(a) : MakePlan<5>(a);
+  const DwNhwcWeights* w = a.prepared;
+  if (!w || w->channels != a.channels || w->kernel != a.g->kernel[0]) {  // none (or not these weights' shape)
+    // Formed on the calling thread and only read by the workers until this call returns.
+    thread_local DwNhwcWeights scratch;
+    FillDwNhwcWeightsAvx512(a.w, a.channels, static_cast<int>(a.g->kernel[0]), &scratch);
+    w = &scratch;
+  }
+  const Plan p = MakePlan(a, w);
   ParallelFor(a.g->out[0], a.threads, DwNhwcRowGrain(a), [&](int64_t begin, int64_t end) { Rows(p, begin, end); });
 }
 

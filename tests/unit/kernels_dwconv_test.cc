@@ -277,12 +277,17 @@ class NhwcDwTester {
       if (!integer_) rq.emplace(prof, RequantParamsOf(prof, sx, sw, sy, nw), static_cast<int32_t>(zy.GetInt(0)), c_);
       for (DwIsa isa : {DwIsa::kPortable, DwIsa::kAvx2, DwIsa::kAvx512}) {
         if (!DwIsaAvailable(isa)) continue;
+        // The weights prepared once (and read by both threads counts), and formed per call.
+        const DwNhwcWeights prepared = PrepareDwNhwcWeights(ops.w, c_, kh_, kw_, isa);
         for (int threads : {1, 3}) {
-          const Tensor got = ToChannelsFirst(Run(ops, rq ? &*rq : nullptr, (*want)[0], isa, threads));
-          EXPECT_EQ(got, (*want)[0]) << what << " profile=" << prof_name << " isa=" << static_cast<int>(isa)
-                                     << " threads=" << threads << FirstDifference(got, (*want)[0]);
-          if (got != (*want)[0]) return compared;
-          ++compared;
+          for (const DwNhwcWeights* pw : {static_cast<const DwNhwcWeights*>(nullptr), &prepared}) {
+            const Tensor got = ToChannelsFirst(Run(ops, rq ? &*rq : nullptr, (*want)[0], isa, threads, pw));
+            EXPECT_EQ(got, (*want)[0]) << what << " profile=" << prof_name << " isa=" << static_cast<int>(isa)
+                                       << " threads=" << threads << " prepared=" << (pw != nullptr)
+                                       << FirstDifference(got, (*want)[0]);
+            if (got != (*want)[0]) return compared;
+            ++compared;
+          }
         }
       }
     }
@@ -311,14 +316,15 @@ class NhwcDwTester {
 
   // The kernel per image into a channels-last output of `like`'s shape and type, every byte
   // first set to a pattern so that an output it never writes shows.
-  Tensor Run(const Operands& o, const Requantizer* rq, const Tensor& like, DwIsa isa, int threads) const {
+  Tensor Run(const Operands& o, const Requantizer* rq, const Tensor& like, DwIsa isa, int threads,
+             const DwNhwcWeights* prepared) const {
     Tensor y(like.dtype(), like.shape());
     std::fill(y.mutable_bytes().begin(), y.mutable_bytes().end(), std::byte{0x5a});
     const int64_t in_image = c_ * h_ * w_, out_image = like.numel() / batch_;
     const std::byte* x = o.x_last->bytes().data();
     for (int64_t i = 0; i < batch_; ++i) {
       DepthwiseNhwc({o.g, x + i * in_image, x_type_ == DType::kInt8, o.zx, o.w, o.zw, o.bias, c_, rq, &y,
-                     i * out_image, isa, threads});
+                     i * out_image, isa, threads, prepared});
     }
     return y;
   }
@@ -364,6 +370,7 @@ TEST(KernelsDwConvNhwc, GeometrySweepEqualsReference) {
   std::vector<NhwcDwTester> cases;
   using T = NhwcDwTester;
   cases.push_back(T().Channels(16).Image(1, 1));                                  // every tap but one padding
+  cases.push_back(T().Channels(1).Image(6, 5).WeightZero(true).Signed(true));     // a lone nonzero zw
   cases.push_back(T().Channels(17).Image(1, 1).Kernel(5, 5).Pads(2, 2, 2, 2).Signed(true));
   cases.push_back(T().Channels(33).Image(2, 3).Kernel(5, 5).Pads(2, 2, 2, 2).WeightZero(true));  // kernel > image
   cases.push_back(T().Channels(20).Image(9, 9).Stride(2, 2).Pads(0, 0, 1, 1));    // TF SAME stride 2
@@ -383,6 +390,9 @@ TEST(KernelsDwConvNhwc, GeometrySweepEqualsReference) {
   cases.push_back(T().Channels(48).Image(14, 14).Kernel(5, 5).Pads(2, 2, 2, 2).Extremes(true));
   cases.push_back(T().Channels(3).Image(30, 25).Kernel(5, 5).Stride(2, 2).Pads(1, 2, 3, 0).Signed(true).Extremes(true));
   cases.push_back(T().Channels(16).Image(3, 30).Kernel(3, 3).Stride(1, 2).Pads(1, 1, 1, 1));  // unequal strides
+  // Rows wide enough (≥ ~20 KiB) that the AVX-512 path runs them in several chunks of rows.
+  cases.push_back(T().Channels(130).Image(13, 160).PerChannel(true).Batch(1));
+  cases.push_back(T().Channels(72).Image(11, 300).Kernel(5, 5).Stride(2, 2).Pads(2, 2, 2, 2).WeightZero(true).Batch(1));
   int compared = 0;
   for (const NhwcDwTester& t : cases) {
     compared += t.Test(rng, seed);
