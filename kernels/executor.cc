@@ -69,14 +69,12 @@ int WeightInput(const Node& node) {
   return -1;
 }
 
-// Whether the kernels would run the node on packed weights `w` (int8, 2-D B or 2-D conv, and
-// not the direct depthwise kernel that exact paths use).
-bool PacksWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
+// Whether the kernels would run the node on prepared weights `w` (int8, 2-D B or 2-D conv;
+// depthwise convolutions on the exact paths get the channels-last loop's layout).
+bool PacksWeights(const Node& node, const Tensor& w) {
   if (w.dtype() != DType::kInt8) return false;
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") return w.rank() == 2;
-  if (w.rank() != 4 || w.dim(0) == 0) return false;
-  const bool depthwise = w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
-  return kernel.pair_sat16 || !depthwise;
+  return w.rank() == 4 && w.dim(0) > 0;
 }
 
 bool IsQLinearAdd(const Node& node) { return node.op_type == "QLinearAdd" && node.domain == "com.microsoft"; }
@@ -175,7 +173,7 @@ StatusOr<PreparedGraph> PreparedGraph::Prepare(const Graph& graph, Isa isa) {
     const int wi = WeightInput(node);
     if (wi < 0 || static_cast<size_t>(wi) >= node.inputs.size()) continue;
     const auto it = graph.initializers.find(node.inputs[static_cast<size_t>(wi)]);
-    if (it == graph.initializers.end() || !PacksWeights(node, *kernel, it->second)) continue;
+    if (it == graph.initializers.end() || !PacksWeights(node, it->second)) continue;
     pg.packed_[&node] = Packed{&it->second, PrepareWeights(node, *kernel, it->second)};
   }
   pg.channels_last_ = ChooseChannelsLast(graph, *kernel);

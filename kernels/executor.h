@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "kernels/conv_nchw.h"
 #include "kernels/conv_nhwc.h"
+#include "kernels/dwconv_nhwc.h"
 #include "kernels/gemm.h"
 #include "kernels/qgemm/qgemm.h"
 #include "model/graph.h"
@@ -52,6 +53,7 @@ struct PreparedWeights {
   std::vector<WeightRows> rows;
   std::vector<WeightRows> rows_raw;  // raw int8 rows too when the kernel has a fused s8·u8 form
   std::vector<PackedWeights> channels_last;  // B of the channels-last form (kernels/conv_nhwc.h), if it has one
+  DwNhwcWeights depthwise_nhwc;  // the channels-last depthwise loop's weight layout (kernels/dwconv_nhwc.h)
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 

@@ -287,7 +287,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       for (int64_t n = 0; n < batch; ++n) {
         DepthwiseNhwc({&gm, xbytes + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
                        w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, rq ? &*rq : nullptr,
-                       &y, n * cout * positions, DepthwiseIsa(kernel), threads});
+                       &y, n * cout * positions, DepthwiseIsa(kernel), threads, &weights.depthwise_nhwc});
       }
       return out;
     }
@@ -370,7 +370,10 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   // Conv weights [M, C/group, kh, kw]: one B [taps × M/group] per group.
   const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
   if (!kernel.pair_sat16) {
-    if (IsDepthwise(node, w)) return prepared;
+    if (IsDepthwise(node, w)) {
+      prepared.depthwise_nhwc = PrepareDwNhwcWeights(data.data(), w.dim(0), w.dim(2), w.dim(3), DepthwiseIsa(kernel));
+      return prepared;
+    }
     if (HasChannelsLastForm(node, kernel, w)) {
       prepared.channels_last.push_back(PackConvWeightsNhwc(data.data(), w.dim(0), w.dim(1), w.dim(2), w.dim(3), kernel.nr));
     }
