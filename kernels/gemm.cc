@@ -228,9 +228,13 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
                          reinterpret_cast<const uint32_t*>(p.b->col_sum.data()), static_cast<uint32_t>(p.b->k)};
   const int64_t work = p.m * p.b->n * p.b->k;
   const int64_t panels = (p.b->n + p.b->nr - 1) / p.b->nr, tiles = (p.m + kMaxMr - 1) / kMaxMr;
-  // Panels when they are walked outermost, and when there are fewer row tiles than threads
-  // (a GEMV has one): each thread then packs the few A rows itself.
-  const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles);
+  // Panels when they are walked outermost, when there are fewer row tiles than threads (a GEMV
+  // has one: each thread then packs the few A rows itself), and when B is the larger operand and
+  // there are enough panels to share: each thread then streams only its part of B through its
+  // cache, and A, the smaller, is read by all.
+  const bool b_larger = p.b->k4 * 4 * p.b->n > 2 * p.m * p.b->k4 * 4 && panels >= 4 * threads;
+  const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
+                            (threads > 1 && b_larger && !p.a_rows && !p.a_runs);
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.

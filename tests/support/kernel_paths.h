@@ -6,6 +6,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <string>
 #include <vector>
@@ -16,6 +19,13 @@
 #include "reference/ops.h"
 
 namespace qfarm::kernels {
+
+// Kernel outputs are allocated uninitialized (every element is written), and a freed output's
+// block often comes back for the next run with the last run's correct bytes still in it, which
+// would hide an output nobody wrote. glibc's M_PERTURB fills every allocation with a pattern.
+#if defined(__GLIBC__)
+inline const bool kPerturbAllocations = [] { return mallopt(M_PERTURB, 0x5a) == 1; }();
+#endif
 
 // The weight input of a convolution node, or nullptr.
 inline const Tensor* ConvWeight(const Node& node, const std::vector<const Tensor*>& in) {

@@ -134,6 +134,21 @@ TEST(KernelsMatMul, SaturatingOutputsEqualReference) {
   EXPECT_GT(compared, 10);
 }
 
+// Wide B against few rows: with 3 threads the GEMM splits column panels instead of row tiles
+// (kernels/gemm.cc: B is the larger operand and has panels enough to share).
+TEST(KernelsMatMul, WideWeightsSplitByPanelsEqualReference) {
+  MatMulTester tester(Seed());
+  int compared = 0;
+  for (bool zero_zw : {false, true}) {
+    MatMulCase c{1, 9, 800, 256, false, !zero_zw, false, false};
+    c.zero_zw = zero_zw;
+    compared += tester.Test(c);
+    compared += tester.Test({1, 20, 777, 96, true, true, false, false});
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(compared, 0);
+}
+
 TEST(KernelsMatMul, LargeKAndExtremesEqualReference) {
   MatMulTester tester(Seed());
   int compared = 0;
