@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "kernels/conv_nhwc.h"
 #include "kernels/dwconv_nhwc.h"
 #include "kernels/gemm.h"
+#include "kernels/infer_memo.h"
 #include "kernels/qgemm/qgemm.h"
 #include "model/graph.h"
 #include "reference/executor.h"
@@ -54,6 +56,7 @@ struct PreparedWeights {
   std::vector<WeightRows> rows_raw;  // raw int8 rows too when the kernel has a fused s8·u8 form
   std::vector<PackedWeights> channels_last;  // B of the channels-last form (kernels/conv_nhwc.h), if it has one
   DwNhwcWeights depthwise_nhwc;  // the channels-last depthwise loop's weight layout (kernels/dwconv_nhwc.h)
+  std::shared_ptr<InferMemo> infer;  // the node's output types and shapes (kernels/infer_memo.h)
 };
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
 

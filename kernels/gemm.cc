@@ -137,7 +137,8 @@ void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Correc
                    int64_t row_end, int64_t panel_begin, int64_t panel_end) {
   const PackedWeights& b = *p.b;
   const GemmProblem::RowRuns& runs = *p.a_runs;
-  std::vector<const uint8_t*> ptrs(static_cast<size_t>(kFusedRows * runs.segments));
+  thread_local std::vector<const uint8_t*> ptrs;
+  ptrs.resize(static_cast<size_t>(kFusedRows * runs.segments));
   int32_t row_const[kFusedRows];
   for (int64_t m0 = row_begin; m0 < row_end; m0 += kFusedRows) {
     const int mr = static_cast<int>(std::min<int64_t>(kFusedRows, row_end - m0));
@@ -154,7 +155,10 @@ void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Correc
 void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
                int64_t row_end, int64_t panel_begin, int64_t panel_end) {
   const PackedWeights& b = *p.b;
-  std::vector<int32_t> tile(static_cast<size_t>(kMaxMr * b.nr));
+  // Scratch kept per thread between calls (QGemm never nests): layers of a few microseconds
+  // would otherwise spend a good part of them in malloc.
+  thread_local std::vector<int32_t> tile;
+  tile.resize(static_cast<size_t>(kMaxMr * b.nr));
   if (p.a_packed && p.columns_outer) {
     const uint8_t* a = static_cast<const uint8_t*>(p.a);
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
@@ -169,10 +173,12 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   // uint8 rows whose k is a multiple of 4 are already in the kernels' form; their sums only
   // matter when some weight zero point is nonzero.
   const bool in_place = !p.a_rows && !p.a_packed && !p.a_signed && b.k == lda_packed && !corr.zw && corr.zw_all == 0;
-  std::vector<uint8_t> a_pack(p.a_packed || in_place ? 0 : static_cast<size_t>(kMaxMr * lda_packed), 0);
+  thread_local std::vector<uint8_t> a_pack;
+  a_pack.resize(p.a_packed || in_place ? 0 : static_cast<size_t>(kMaxMr * lda_packed));
   const bool wide = (p.a_packed || in_place) && p.fused && kernel.fused && !corr.zw && !p.a_row_zero;
   const int step = wide ? kFusedRows : kMaxMr;
-  std::vector<int32_t> row_sum(static_cast<size_t>(step), 0);
+  thread_local std::vector<int32_t> row_sum;
+  row_sum.assign(static_cast<size_t>(step), 0);
   for (int64_t m0 = row_begin; m0 < row_end; m0 += step) {
     const int mr = static_cast<int>(std::min<int64_t>(step, row_end - m0));
     const uint8_t* a_tile = a_pack.data();

@@ -25,6 +25,14 @@ bool IsDepthwise(const Node& node, const Tensor& w) {
   return w.rank() >= 2 && w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
 }
 
+// The node's outputs, uninitialized (the kernels write every element); inferred once per input
+// signature when the weights were prepared.
+StatusOr<std::vector<Tensor>> Outputs(const Node& node, const std::vector<const Tensor*>& in,
+                                      const PreparedWeights* prepared) {
+  if (prepared && prepared->infer) return prepared->infer->AllocateOutputs(node, in);
+  return AllocateOutputs(node, in, /*zero=*/false);
+}
+
 // The depthwise loops' level for a GEMM path.
 DwIsa DepthwiseIsa(const QGemmKernel& kernel) {
   return kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512 : kernel.isa == Isa::kAvxVnni ? DwIsa::kAvx2 : DwIsa::kPortable;
@@ -70,7 +78,7 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   const Tensor* a = in[0];
   const Tensor* b = in[qlinear ? 3 : 1];
   if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in, /*zero=*/false));  // every element is written
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Outputs(node, in, prepared));
   const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *b);
   const PackedWeights& packed = (prepared ? *prepared : local).groups.at(0);
@@ -259,7 +267,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
   if (!x || !w || w->dtype() != DType::kInt8 || !Is8(x->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in, /*zero=*/false));  // every element is written
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Outputs(node, in, prepared));
   auto geo = ResolveConvGeometry(node, x->shape(), {w->shape().begin() + 2, w->shape().end()}, false);
   if (!geo.ok()) return geo.status();
   const ConvGeometry& gm = *geo;
@@ -359,6 +367,7 @@ bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tens
 
 PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
   PreparedWeights prepared;
+  prepared.infer = std::make_shared<InferMemo>();
   const auto data = w.data<int8_t>();
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
     const int64_t k = w.dim(0), n = w.dim(1);

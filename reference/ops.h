@@ -16,6 +16,10 @@ namespace qfarm {
 StatusOr<std::vector<Tensor>> RunReferenceNode(const Node& node, const Profile& profile,
                                                const std::vector<const Tensor*>& inputs);
 
+// Inputs of at most this many elements are handed to InferNode as constants (their values are
+// read and checked: scales, zero points, shape tensors); larger ones only by type and shape.
+constexpr int64_t kInferConstantElements = 4096;
+
 // The node's outputs, allocated with the types and shapes InferNode gives for these inputs
 // (small inputs are passed as constants, so scales and zero points are checked too).
 // zero = false leaves the storage uninitialized: for kernels that write every output element.

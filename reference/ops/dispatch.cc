@@ -49,23 +49,21 @@ RunFn Lookup(const std::string& domain, const std::string& op) {
   return it == table.end() ? nullptr : it->second;
 }
 
-// Small inputs (shape tensors, scales, zero points) are handed to InferNode as constants so it
-// can read and check their values; large ones (weights, activations) are described only.
-constexpr int64_t kMaxConstantElements = 4096;
 
 }  // namespace
 
 StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs,
                                               bool zero) {
   std::vector<ValueInfo> infos;
+  infos.reserve(inputs.size());
   std::vector<const Tensor*> constants(inputs.size(), nullptr);  // by position: nothing copied
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i]) {
       infos.push_back(ValueInfo{});
       continue;
     }
-    infos.push_back(ValueInfo{node.inputs[i], inputs[i]->dtype(), inputs[i]->shape()});
-    if (inputs[i]->numel() <= kMaxConstantElements) constants[i] = inputs[i];
+    infos.push_back(ValueInfo{std::string(), inputs[i]->dtype(), inputs[i]->shape()});  // inference reads no names
+    if (inputs[i]->numel() <= kInferConstantElements) constants[i] = inputs[i];
   }
   QFARM_ASSIGN_OR_RETURN(std::vector<ValueInfo> out_infos, InferNode(node, infos, constants));
   std::vector<Tensor> outputs;

@@ -4,6 +4,7 @@
 // several threads.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "kernels/devices.h"
@@ -269,6 +270,37 @@ TEST(KernelsExecutor, PreparedGraphPacksOnceAndHonoursOverriddenWeights) {
       if (m.name == "mlp" || m.name == "mobilenet_block") {
         EXPECT_GT(pg->packed_nodes(), 0) << m.name;
       }
+    }
+  }
+}
+
+// A prepared graph remembers its nodes' inferred output shapes (kernels/infer_memo.h); a run
+// whose inputs override a scale or zero point with a bad value must still be refused, and a good
+// run after it must still succeed with the same bytes.
+TEST(KernelsExecutor, PreparedGraphStillChecksEveryRunsQuantizationParameters) {
+  const BuiltinModel m = BuiltinSuite()[2];  // mobilenet_block
+  ASSERT_EQ(m.name, "mobilenet_block");
+  for (const HostPath& path : AvailableHostPaths()) {
+    auto pg = PreparedGraph::Prepare(m.graph, path.isa);
+    ASSERT_TRUE(pg.ok());
+    const Profile prof = *ParseProfile(path.declared_profile);
+    auto good = pg->Run(prof, m.sample_inputs, {}, 1);
+    ASSERT_TRUE(good.ok()) << good.status().message();
+    const std::pair<std::string, Tensor> bad[] = {
+        {"pw_expand.out_scale", Tensor::Scalar(DType::kFloat32, 0.0)},
+        {"pw_expand.out_scale", Tensor::Scalar(DType::kFloat32, std::nan(""))},
+        {"dw3x3.in_scale", Tensor::Scalar(DType::kFloat32, -0.5)},
+        {"pw_project.w_scale", Tensor::FromDoubles(DType::kFloat32, {16}, std::vector<double>(16, 0.0))},
+    };
+    for (const auto& [name, value] : bad) {
+      ASSERT_TRUE(m.graph.initializers.count(name)) << name;
+      TensorMap inputs = m.sample_inputs;
+      inputs[name] = value;
+      auto got = pg->Run(prof, inputs, {}, 1);
+      EXPECT_FALSE(got.ok()) << path.device << ": " << name << " overridden with a bad value was accepted";
+      auto again = pg->Run(prof, m.sample_inputs, {}, 1);
+      ASSERT_TRUE(again.ok()) << again.status().message();
+      EXPECT_EQ(again->outputs.at("y"), good->outputs.at("y")) << path.device << " after " << name;
     }
   }
 }
