@@ -131,8 +131,21 @@ bool UsesRuns(const QGemmKernel& kernel, const GemmProblem& p, const Corrections
          !p.a_signed;
 }
 
+// [row_begin, row_end) cut into pieces of at most `step` rows and near-equal size: 49 rows with
+// step 8 are 7 pieces of 7, 196 rows with step 64 four of 49 — never a sliver at the end, which
+// costs a B panel's whole traffic for one or two rows (the fused kernels cut a piece into
+// near-equal tiles of at most kMaxMr rows the same way).
+template <typename Fn>
+void ForEachRowPiece(int64_t row_begin, int64_t row_end, int64_t step, Fn fn) {
+  const int64_t rows = row_end - row_begin, pieces = (rows + step - 1) / step;
+  for (int64_t i = 0; i < pieces; ++i) {
+    const int64_t m0 = row_begin + rows * i / pieces, m1 = row_begin + rows * (i + 1) / pieces;
+    fn(m0, static_cast<int>(m1 - m0));
+  }
+}
+
 // Rows [row_begin, row_end) × panels [panel_begin, panel_end) through the indirect fused form,
-// kFusedRows rows per call.
+// up to kFusedRows rows per call.
 void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
                    int64_t row_end, int64_t panel_begin, int64_t panel_end) {
   const PackedWeights& b = *p.b;
@@ -140,14 +153,13 @@ void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Correc
   thread_local std::vector<const uint8_t*> ptrs;
   ptrs.resize(static_cast<size_t>(kFusedRows * runs.segments));
   int32_t row_const[kFusedRows];
-  for (int64_t m0 = row_begin; m0 < row_end; m0 += kFusedRows) {
-    const int mr = static_cast<int>(std::min<int64_t>(kFusedRows, row_end - m0));
+  ForEachRowPiece(row_begin, row_end, kFusedRows, [&](int64_t m0, int mr) {
     runs.fn(m0, mr, ptrs.data());
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
       kernel.fused_indirect(mr, runs.segments, runs.seg_k4, ptrs.data(), b.data.data() + panel * b.k4 * b.nr * 4, o);
     }
-  }
+  });
 }
 
 // Rows [row_begin, row_end) × panels [panel_begin, panel_end) of the product, A rows packed per
@@ -162,10 +174,9 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   if (p.a_packed && p.columns_outer) {
     const uint8_t* a = static_cast<const uint8_t*>(p.a);
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-      for (int64_t m0 = row_begin; m0 < row_end; m0 += kMaxMr) {
-        const int mr = static_cast<int>(std::min<int64_t>(kMaxMr, row_end - m0));
+      ForEachRowPiece(row_begin, row_end, kMaxMr, [&](int64_t m0, int mr) {
         Tile(kernel, p, corr, m0, mr, a + m0 * p.lda, p.lda, p.a_row_sum + m0, panel, tile.data());
-      }
+      });
     }
     return;
   }
@@ -179,8 +190,7 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   const int step = wide ? kFusedRows : kMaxMr;
   thread_local std::vector<int32_t> row_sum;
   row_sum.assign(static_cast<size_t>(step), 0);
-  for (int64_t m0 = row_begin; m0 < row_end; m0 += step) {
-    const int mr = static_cast<int>(std::min<int64_t>(step, row_end - m0));
+  ForEachRowPiece(row_begin, row_end, step, [&](int64_t m0, int mr) {
     const uint8_t* a_tile = a_pack.data();
     int64_t lda_tile = lda_packed;
     if (p.a_rows) {
@@ -201,7 +211,7 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       Tile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel, tile.data());
     }
-  }
+  });
 }
 
 }  // namespace
