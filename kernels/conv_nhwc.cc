@@ -119,12 +119,17 @@ std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
   const int64_t run = per_row ? g.kernel[1] * a.cin : a.cin, k = a.w->k;
   if (run % 4 != 0) return std::nullopt;
   const int segments = static_cast<int>(per_row ? g.kernel[0] : g.kernel[0] * g.kernel[1]);
-  auto fn = [&a, run, k, segments, per_row](int64_t m0, int rows, const uint8_t** ptrs) {
+  std::vector<int64_t> offset(static_cast<size_t>(segments));  // run s relative to the window's first tap
+  for (int s = 0; s < segments; ++s) {
+    const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
+    offset[static_cast<size_t>(s)] = (ky * g.dilation[0] * g.in[1] + kx * g.dilation[1]) * a.cin;
+  }
+  auto fn = [&a, run, k, segments, offset](int64_t m0, int rows, const uint8_t** ptrs) {
     const ConvGeometry& g = *a.g;
     thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> scratch;
     if (scratch.size() < static_cast<size_t>(rows * k)) scratch.resize(static_cast<size_t>(rows * k));
-    for (int r = 0; r < rows; ++r) {
-      const int64_t p = m0 + r, oy = p / g.out[1], ox = p % g.out[1];
+    int64_t oy = m0 / g.out[1], ox = m0 % g.out[1];
+    for (int r = 0; r < rows; ++r, ox = ox + 1 == g.out[1] ? 0 : ox + 1, oy += ox == 0) {
       const uint8_t** row = ptrs + r * segments;
       if (!Inside(g, oy, ox)) {
         uint8_t* dst = scratch.data() + r * k;
@@ -133,10 +138,8 @@ std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
         continue;
       }
       const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
-      for (int s = 0; s < segments; ++s) {
-        const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
-        row[s] = a.x + ((iy0 + ky * g.dilation[0]) * g.in[1] + ix0 + kx * g.dilation[1]) * a.cin;
-      }
+      const uint8_t* window = a.x + (iy0 * g.in[1] + ix0) * a.cin;
+      for (int s = 0; s < segments; ++s) row[s] = window + offset[static_cast<size_t>(s)];
     }
   };
   return GemmProblem::RowRuns{segments, run / 4, fn};
