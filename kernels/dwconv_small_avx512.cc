@@ -15,6 +15,7 @@
 
 #include "kernels/dwconv.h"
 #include "kernels/requant_lanes.h"
+#include "kernels/transpose_sse2.h"
 
 // GCC 12 warns about the _mm512_undefined_* placeholders inside its own intrinsics (GCC bug
 // 105593, a false positive); nothing of ours is uninitialized.
@@ -25,25 +26,6 @@ namespace qfarm::kernels {
 namespace {
 
 constexpr int kBlock = 32;  // channels per block: one zmm of int16
-constexpr int kBitReverse4[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-
-// r[i] = 16 bytes of row i in; out, r[i] holds column kBitReverse4[i] (unpack network).
-inline void Transpose16x16Bytes(__m128i r[16]) {
-  for (int w = 0; w < 4; ++w) {
-    __m128i o[16];
-    for (int i = 0; i < 8; ++i) {
-      const __m128i a = r[2 * i], b = r[2 * i + 1];
-      switch (w) {
-        case 0: o[i] = _mm_unpacklo_epi8(a, b); o[i + 8] = _mm_unpackhi_epi8(a, b); break;
-        case 1: o[i] = _mm_unpacklo_epi16(a, b); o[i + 8] = _mm_unpackhi_epi16(a, b); break;
-        case 2: o[i] = _mm_unpacklo_epi32(a, b); o[i + 8] = _mm_unpackhi_epi32(a, b); break;
-        default: o[i] = _mm_unpacklo_epi64(a, b); o[i + 8] = _mm_unpackhi_epi64(a, b); break;
-      }
-    }
-    std::copy(o, o + 16, r);
-  }
-}
-
 inline __mmask16 Head(int64_t n) { return n >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << n) - 1); }
 
 struct Geometry {

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/devices.h"
 #include "kernels/executor.h"
+#include "kernels/layout.h"
 #include "model/builtin.h"
 #include "model/graph_builder.h"
 #include "model/qdq_fusion.h"
@@ -88,6 +90,32 @@ TEST(KernelsExecutor, ConvSweepEqualsReferenceOnEveryPathAndClaimedProfile) {
                                            << " stride=" << t.stride << " dilation=" << t.dilation
                                            << " threads=" << threads << " seed=" << seed;
         }
+      }
+    }
+  }
+}
+
+// The channels-last conversions are exact permutations and each other's inverse, for every
+// element size and for shapes around the 16×16 byte tiles.
+TEST(KernelsExecutor, ChannelsLastConversionsPermuteExactly) {
+  GraphBuilder b("layout", 13, 7);
+  for (DType dt : {DType::kUInt8, DType::kInt16, DType::kInt32}) {
+    for (int64_t c : {1, 3, 16, 17, 33}) {
+      for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {4, 4}, {5, 7}, {16, 16}, {17, 3}}) {
+        const Tensor t = b.RandomInts(dt, {2, c, h, w}, 0, 100);
+        const Tensor cl = ToChannelsLast(t);
+        ASSERT_EQ(cl.shape(), t.shape());
+        const size_t es = DTypeSize(t.dtype());
+        bool same = true;
+        for (int64_t n = 0; n < 2; ++n)
+          for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t p = 0; p < h * w; ++p) {
+              const size_t from = static_cast<size_t>((n * c + ch) * h * w + p) * es;
+              const size_t to = static_cast<size_t>((n * h * w + p) * c + ch) * es;
+              same = same && std::memcmp(t.bytes().data() + from, cl.bytes().data() + to, es) == 0;
+            }
+        EXPECT_TRUE(same) << DTypeName(t.dtype()) << " c=" << c << " hw=" << h << "x" << w;
+        EXPECT_EQ(ToChannelsFirst(cl), t) << DTypeName(t.dtype()) << " c=" << c << " hw=" << h << "x" << w;
       }
     }
   }
