@@ -13,26 +13,25 @@ namespace {
 // tiles of kMaxMr): short-k layers would otherwise pay the per-call set-up every 8 rows.
 constexpr int kFusedRows = 64;
 
-// Per-column part of the correction, once per GEMM: bias − (128·signed + za)·Σw + K·za·zw,
-// modulo 2^32 (with per-row zero points only bias − 128·signed·Σw; the za terms go per row).
-std::vector<uint32_t> ColumnTerms(const GemmProblem& p) {
+// Per-column part of the correction for columns [c0, c1) into t (indexed by column): bias −
+// (128·signed + za)·Σw + K·za·zw, modulo 2^32 (with per-row zero points only bias −
+// 128·signed·Σw; the za terms go per row). Each thread forms the columns it covers.
+void ColumnTerms(const GemmProblem& p, int64_t c0, int64_t c1, uint32_t* t) {
   const PackedWeights& b = *p.b;
   const uint32_t za = p.a_row_zero ? 0u : static_cast<uint32_t>(p.a_zero);
   const uint32_t offset = p.a_signed ? 128u : 0u;
-  std::vector<uint32_t> t(static_cast<size_t>(b.n));
-  for (int64_t n = 0; n < b.n; ++n) {
+  for (int64_t n = c0; n < c1; ++n) {
     const uint32_t colsum = static_cast<uint32_t>(b.col_sum[static_cast<size_t>(n)]);
     const uint32_t zw = static_cast<uint32_t>(p.b_zero ? p.b_zero[n] : 0);
     uint32_t v = p.bias ? static_cast<uint32_t>(p.bias[n]) : 0u;
     v -= (offset + za) * colsum;
     v += static_cast<uint32_t>(b.k) * za * zw;
-    t[static_cast<size_t>(n)] = v;
+    t[n] = v;
   }
-  return t;
 }
 
 struct Corrections {
-  const uint32_t* col_term;  // ColumnTerms
+  const uint32_t* col_term;  // ColumnTerms, for the columns the range covers
   const uint32_t* zw;        // per-column weight zero points, or nullptr when all equal zw_all
   uint32_t zw_all;
   const uint32_t* col_sum;   // Σw per column (per-row zero points only)
@@ -236,10 +235,9 @@ int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, u
 }
 
 void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
-  const std::vector<uint32_t> col_term = ColumnTerms(p);
   const int64_t n = p.b->n;
   const bool uniform = !p.b_zero || std::all_of(p.b_zero, p.b_zero + n, [&](int32_t z) { return z == p.b_zero[0]; });
-  const Corrections corr{col_term.data(), uniform ? nullptr : reinterpret_cast<const uint32_t*>(p.b_zero),
+  const Corrections corr{nullptr, uniform ? nullptr : reinterpret_cast<const uint32_t*>(p.b_zero),
                          uniform && p.b_zero && n > 0 ? static_cast<uint32_t>(p.b_zero[0]) : 0u,
                          reinterpret_cast<const uint32_t*>(p.b->col_sum.data()), static_cast<uint32_t>(p.b->k)};
   const int64_t work = p.m * p.b->n * p.b->k;
@@ -257,8 +255,14 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const auto gemm_range = UsesRuns(kernel, p, corr) ? GemmRangeRuns : GemmRange;
   auto range = [&](int i) {
     const int64_t begin = units * i / t, end = units * (i + 1) / t;
-    if (split_panels) return gemm_range(kernel, p, corr, 0, p.m, begin, end);
-    gemm_range(kernel, p, corr, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
+    const int64_t c0 = split_panels ? begin * p.b->nr : 0, c1 = split_panels ? std::min(n, end * p.b->nr) : n;
+    thread_local std::vector<uint32_t> col_term;  // indexed by column; this range's columns filled
+    col_term.resize(static_cast<size_t>(n));
+    ColumnTerms(p, c0, c1, col_term.data());
+    Corrections mine = corr;
+    mine.col_term = col_term.data();
+    if (split_panels) return gemm_range(kernel, p, mine, 0, p.m, begin, end);
+    gemm_range(kernel, p, mine, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
   };
   RunRanges(t, range);
 }
