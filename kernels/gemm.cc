@@ -114,12 +114,14 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
   const PackedWeights& b = *p.b;
   const FusedRequant& f = *p.fused;
   const int64_t n0 = panel * b.nr;
+  bool any = false;
   for (int r = 0; r < mr; ++r) {
     uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
     if (row_sum) rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
     row_const[r] = static_cast<int32_t>(rc);
+    any = any || rc != 0;
   }
-  return FusedOutput{row_const, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
+  return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
                      f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
                      static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
 }

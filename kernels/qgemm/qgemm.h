@@ -34,7 +34,7 @@ using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda,
 // — integer adds modulo 2^32 as the driver's correction (kernels/gemm.cc), then Requantizer's
 // float32/half-even operations (kernels/requant.h).
 struct FusedOutput {
-  const int32_t* row_const;   // [mr]
+  const int32_t* row_const;   // [mr], or nullptr when all zero
   const int32_t* row_factor;  // [mr], or nullptr
   const int32_t* col_term;    // [cols], or nullptr
   const int32_t* col_factor;  // [cols] (read only with row_factor)

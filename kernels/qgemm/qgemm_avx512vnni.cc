@@ -112,6 +112,14 @@ inline __attribute__((always_inline)) void InitSums(const FusedOutput& o, __m512
   const __m512i ct_lo = kS8U8 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(LaneMask(o.cols), o.col_term);
   const __m512i ct_hi = kS8U8 || kHalf ? _mm512_setzero_si512()
                                        : _mm512_maskz_loadu_epi32(LaneMask(o.cols - 16), o.col_term + 16);
+  if (!o.row_const) {  // all zero (matmuls without weight zero points)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      lo[r] = ct_lo;
+      hi[r] = ct_hi;
+    }
+    return;
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     const __m512i rc = _mm512_set1_epi32(o.row_const[r]);
@@ -220,7 +228,7 @@ void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, cons
   for (int i = 0; i < tiles; ++i) {
     const int r0 = Cut(mr, tiles, i), rows = Cut(mr, tiles, i + 1) - r0;
     FusedOutput t = o;
-    t.row_const += r0;
+    if (t.row_const) t.row_const += r0;
     if (kRowFactor) t.row_factor += r0;
     if (kS8U8) t.mult += r0;
     t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
@@ -263,7 +271,7 @@ void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t 
   for (int i = 0; i < tiles; ++i) {
     const int r0 = Cut(mr, tiles, i);
     FusedOutput t = o;
-    t.row_const += r0;
+    if (t.row_const) t.row_const += r0;
     t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
     RequantIndirect8(Cut(mr, tiles, i + 1) - r0, segments, seg_k4, rows + r0 * segments, b, t);
   }
