@@ -268,7 +268,8 @@ RowFn Pick(int64_t nv, Out out, bool zw) {
   }
 }
 
-void Rows(const Plan& p, int64_t oy0, int64_t oy1) {
+// Output rows [oy0, oy1) of channel blocks [blk0, blk1).
+void Rows(const Plan& p, int64_t oy0, int64_t oy1, int64_t blk0, int64_t blk1) {
   const DwNhwcArgs& a = *p.a;
   const bool fused = a.rq && a.rq->Fusable(a.y->dtype());
   const Out out = !fused ? Out::kInt32 : a.y->dtype() == DType::kInt8 ? Out::kS8 : Out::kU8;
@@ -286,7 +287,7 @@ void Rows(const Plan& p, int64_t oy0, int64_t oy1) {
   const int64_t chunk = std::max<int64_t>(1, (int64_t{128} << 10) / std::max<int64_t>(1, p.S * g.in[1] * p.C));
   for (int64_t r0 = oy0; r0 < oy1; r0 += chunk) {
     const int64_t r1 = std::min(oy1, r0 + chunk);
-    for (int64_t blk = 0; blk < p.blocks; ++blk) (blk + 1 < p.blocks ? full : last)(p, buf.data(), r0, r1, blk, row_acc.data());
+    for (int64_t blk = blk0; blk < blk1; ++blk) (blk + 1 < p.blocks ? full : last)(p, buf.data(), r0, r1, blk, row_acc.data());
   }
 }
 
@@ -312,7 +313,14 @@ void DepthwiseNhwcAvx512(const DwNhwcArgs& a) {
     w = &scratch;
   }
   const Plan p = MakePlan(a, w);
-  ParallelFor(a.g->out[0], a.threads, DwNhwcRowGrain(a), [&](int64_t begin, int64_t end) { Rows(p, begin, end); });
+  // Threads take output rows, or channel blocks when there are too few rows to share evenly
+  // (a 7×7 plane split by rows leaves one thread 4 of 7).
+  const int64_t rows = a.g->out[0], grain = DwNhwcRowGrain(a);
+  if (a.threads > 1 && rows < 4 * a.threads && p.blocks >= 2 * a.threads && rows * p.blocks >= 2 * grain) {
+    ParallelFor(p.blocks, a.threads, 1, [&](int64_t begin, int64_t end) { Rows(p, 0, rows, begin, end); });
+    return;
+  }
+  ParallelFor(rows, a.threads, grain, [&](int64_t begin, int64_t end) { Rows(p, begin, end, 0, p.blocks); });
 }
 
 }  // namespace qfarm::kernels

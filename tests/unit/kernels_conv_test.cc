@@ -123,6 +123,8 @@ TEST(KernelsConv, GeometrySweepEqualsReference) {
   cases.push_back(ConvTester().Channels(20, 20).Group(20).Image(5, 9).Pads(2, 0, 0, 2).Batch(2));
   cases.push_back(ConvTester().Channels(16, 16).Group(16).Image(16, 16).Pads(1, 1, 1, 1).PerChannel(true).Extremes(true));
   cases.push_back(ConvTester().Channels(8, 8).Group(8).Image(3, 17).Pads(1, 1, 1, 1).Signed(true).Bias(false));
+  // Many channels on a small plane: channels-last depthwise threads split channel blocks, not rows.
+  cases.push_back(ConvTester().Channels(400, 400).Group(400).Image(7, 7).Pads(1, 1, 1, 1).PerChannel(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
