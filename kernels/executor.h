@@ -67,12 +67,13 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
 // so results never depend on the cache. Immutable after Prepare: Run is thread-safe.
 //
 // Layout: convolutions with a channels-last form (HasChannelsLastForm) that sit next to another
-// one (the producer of their input or a consumer of their output, looking through QLinearAdd)
-// run channels-last, and their outputs stay so (kernels/layout.h) for the next one; QLinearAdd
-// of two same-shape operands follows its operands. Any other consumer, the graph outputs and
-// the captured intermediates get the standard order back, so results and captures are the
-// reference's bytes; a lone convolution keeps the standard order (two transposes would cost
-// more than they save).
+// one (the producer of their input or a consumer of their output, looking through QLinearAdd),
+// or whose reduction is long (group 1, C·kh·kw ≥ 128), run channels-last, and their outputs
+// stay so (kernels/layout.h) for the next one; QLinearAdd of two same-shape operands follows its
+// operands; QLinearGlobalAveragePool reads them as they are. Any other consumer, the graph
+// outputs and the captured intermediates get the standard order back, so results and captures
+// are the reference's bytes. A lone short convolution (depthwise, or a few input channels)
+// keeps the standard order: two transposes would cost more than they save.
 class PreparedGraph {
  public:
   static StatusOr<PreparedGraph> Prepare(const Graph& graph, Isa isa);

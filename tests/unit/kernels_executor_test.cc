@@ -179,11 +179,32 @@ TEST(KernelsExecutor, ConvChainRunsChannelsLastAndEqualsTheReference) {
       }
     }
   }
-  // A lone convolution: nothing next to it runs channels-last, so it keeps the standard order.
+  // A lone convolution: nothing next to it runs channels-last, so a short one (k = 5·3·3) keeps
+  // the standard order, and a long one (k = 16·3·3) does not.
   Graph lone = ConvChain(seed, DType::kUInt8);
   lone.nodes.resize(1);
   lone.outputs = {{"c1_out", DType::kUInt8, {2, 12, 9, 7}}};
-  for (const HostPath& path : AvailableHostPaths()) EXPECT_EQ(PreparedGraph::Prepare(lone, path.isa)->channels_last_nodes(), 0);
+  GraphBuilder lb("lone_long", 13, seed + 3);  // one 3×3 convolution, 16 channels in: k = 144
+  lb.Input("x", DType::kUInt8, {1, 16, 6, 6});
+  lb.Output("y", DType::kUInt8, {1, 8, 6, 6});
+  const std::string s = lb.Scalar("s", DType::kFloat32, 0.05), z = lb.Scalar("z", DType::kUInt8, 120);
+  const std::string w = lb.Init("w", lb.RandomInts(DType::kInt8, {8, 16, 3, 3}, -128, 127));
+  const std::string zw = lb.Scalar("zw", DType::kInt8, 0), sw = lb.Scalar("sw", DType::kFloat32, 0.003);
+  lb.Op("QLinearConv", "conv", {"x", s, z, w, sw, zw, s, z}, {"y"}, {{"pads", Attribute::Ints({1, 1, 1, 1})}});
+  const Graph lone_long = lb.Build();
+  GraphBuilder more("in", 13, seed + 2);
+  const TensorMap x_in = {{"x", more.RandomInts(DType::kUInt8, {1, 16, 6, 6}, 0, 255)}};
+  for (const HostPath& path : AvailableHostPaths()) {
+    EXPECT_EQ(PreparedGraph::Prepare(lone, path.isa)->channels_last_nodes(), 0);
+    auto pg = PreparedGraph::Prepare(lone_long, path.isa);
+    ASSERT_TRUE(pg.ok());
+    EXPECT_EQ(pg->channels_last_nodes(), FindQGemmKernel(path.isa)->pair_sat16 ? 0 : 1) << path.device;
+    const Profile prof = *ParseProfile(path.declared_profile);
+    auto want = RunReference(lone_long, prof, x_in, {});
+    auto got = pg->Run(prof, x_in, {}, 3);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y")) << path.device;
+  }
 }
 
 TEST(KernelsExecutor, BuiltinSuiteOnEveryHostPathEqualsTheReference) {
