@@ -212,13 +212,15 @@ StatusOr<ExecResult> PreparedGraph::Run(const Profile& profile, const TensorMap&
       in[i] = layouts.As(node.inputs[i], in[i], want);
     }
     auto out = RunKernelNode(node, *kernel_, profile, in, threads, prepared, conv_cl || pool_cl);
-    if (!out.ok() && out.status().code() == StatusCode::kNotFound && pool_cl) {  // the reference reads NCHW
-      in[0] = layouts.As(node.inputs[0], args[0], false);
-      out = RunReferenceNode(node, profile, in);
-    } else if (!out.ok() && out.status().code() == StatusCode::kNotFound && !conv_cl) {
+    bool out_cl = conv_cl || add_cl;
+    if (!out.ok() && out.status().code() == StatusCode::kNotFound) {
+      // The reference op: NCHW for a convolution or pool the kernels declined (an Add is
+      // elementwise on same-shape operands, so it may stay channels-last).
+      if (conv_cl || pool_cl) in[0] = layouts.As(node.inputs[0], args[0], false);
+      out_cl = add_cl;
       out = RunReferenceNode(node, profile, in);
     }
-    if (out.ok() && (conv_cl || add_cl) && !node.outputs.empty()) layouts.MarkChannelsLast(node.outputs[0]);
+    if (out.ok() && out_cl && !node.outputs.empty()) layouts.MarkChannelsLast(node.outputs[0]);
     return out;
   };
   QFARM_ASSIGN_OR_RETURN(ExecResult result, RunGraph(*graph_, inputs, options, run));
