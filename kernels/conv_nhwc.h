@@ -4,9 +4,12 @@
 // the u8·s8 microkernels take the activations as their A rows directly:
 //   - 1×1, stride 1, no padding: A is the input itself ([H·W × C]; read in place when it is
 //     uint8 with C a multiple of 4, else packed per tile by the GEMM driver);
-//   - anything else: blocks of im2col rows ([position × (ky, kx, c)], each tap a run of C
-//     contiguous bytes; padding taps the zero point), small enough to stay in L1 while the
-//     block is multiplied; threads take whole blocks.
+//   - anything else: im2col rows ([position × (ky, kx, c)], each kernel row a run of kw·C
+//     contiguous bytes; padding taps the zero point). With uint8 x and symmetric weights the
+//     kernel's indirect form reads the runs in place (GemmProblem::a_runs; rows that touch the
+//     padding are built in a per-thread buffer); otherwise the GEMM driver builds the rows one
+//     tile at a time (GemmProblem::a_rows), so they are in L1 while every column panel
+//     multiplies them. Threads split rows (positions) or column panels, as for any GEMM.
 // B is the weights packed once with k in (ky, kx, c) order (PackConvWeightsNhwc). Every
 // correction and the requantization are the GEMM driver's (kernels/gemm.h), so the sums are
 // the same int32 sums with wrap-around as every other path; products are exact, the k order
