@@ -115,7 +115,9 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
   const FusedRequant& f = *p.fused;
   const int64_t n0 = panel * b.nr;
   bool any = false;
-  for (int r = 0; r < mr; ++r) {
+  // Nothing per row without a row bias or a weight zero point (symmetric weights): no loop.
+  const bool rows_vary = p.row_bias || (row_sum && corr.zw_all != 0);
+  for (int r = 0; rows_vary && r < mr; ++r) {
     uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
     if (row_sum) rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
     row_const[r] = static_cast<int32_t>(rc);
