@@ -218,22 +218,29 @@ void Requant8(int mr, int64_t k4, const void* a, int64_t lda, const void* b, con
 
 // Any number of rows, as tiles of kMaxMr against the same panel (qgemm.h: fused kernels take
 // mr > kMaxMr, so one call serves a whole block of rows).
-// Tile i of mr rows cut into `tiles` near-equal tiles of at most kMaxMr rows: [Cut(i), Cut(i + 1)).
-inline int Cut(int mr, int tiles, int i) { return mr * i / tiles; }
+// mr rows as near-equal tiles of at most kMaxMr rows (the first mr % tiles one row taller), in
+// order; fn(r0, rows) per tile. No division per tile: this runs for every 8 rows of short layers.
+template <typename Fn>
+inline void ForEachTile(int mr, Fn fn) {
+  const int tiles = (mr + kMaxMr - 1) / kMaxMr, base = mr / tiles, extra = mr % tiles;
+  for (int i = 0, r0 = 0; i < tiles; ++i) {
+    const int rows = base + (i < extra ? 1 : 0);
+    fn(r0, rows);
+    r0 += rows;
+  }
+}
 
 template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);
-  const int tiles = (mr + kMaxMr - 1) / kMaxMr;
-  for (int i = 0; i < tiles; ++i) {
-    const int r0 = Cut(mr, tiles, i), rows = Cut(mr, tiles, i + 1) - r0;
-    FusedOutput t = o;
-    if (t.row_const) t.row_const += r0;
-    if (kRowFactor) t.row_factor += r0;
-    if (kS8U8) t.mult += r0;
+  FusedOutput t = o;
+  ForEachTile(mr, [&](int r0, int rows) {
+    t.row_const = o.row_const ? o.row_const + r0 : nullptr;
+    if (kRowFactor) t.row_factor = o.row_factor + r0;
+    if (kS8U8) t.mult = o.mult + r0;
     t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
     Requant8<kS8U8, kRowFactor>(rows, k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b, t);
-  }
+  });
 }
 
 void RequantIndirect8(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows, const void* b,
@@ -267,14 +274,12 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o) {
   if (mr <= kMaxMr) return RequantIndirect8(mr, segments, seg_k4, rows, b, o);
-  const int tiles = (mr + kMaxMr - 1) / kMaxMr;
-  for (int i = 0; i < tiles; ++i) {
-    const int r0 = Cut(mr, tiles, i);
-    FusedOutput t = o;
-    if (t.row_const) t.row_const += r0;
+  FusedOutput t = o;
+  ForEachTile(mr, [&](int r0, int n) {
+    t.row_const = o.row_const ? o.row_const + r0 : nullptr;
     t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
-    RequantIndirect8(Cut(mr, tiles, i + 1) - r0, segments, seg_k4, rows + r0 * segments, b, t);
-  }
+    RequantIndirect8(n, segments, seg_k4, rows + r0 * segments, b, t);
+  });
 }
 
 void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
