@@ -64,4 +64,23 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline void Requantiz
   _mm512_mask_storeu_epi8(out, k, _mm512_permutexvar_epi32(order, p));
 }
 
+// Two rows of 16 lanes (row0: outputs 0..15 of one row, row1 of the next), as RequantizeStore512
+// with the rows in place of the halves: row0's bytes to out0, row1's to out1, each under k.
+template <bool kSigned>
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline void RequantizeStoreRows512(
+    __m512i row0, __m512i row1, __m512 m, const PackBounds512& b, uint8_t* out0, uint8_t* out1, __mmask16 k) {
+  row0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(row0), m), b.hi));
+  row1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(row1), m), b.hi));
+  __m512i p = _mm512_adds_epi16(_mm512_packs_epi32(row0, row1), b.zy16);
+  p = kSigned ? _mm512_packs_epi16(p, p) : _mm512_packus_epi16(p, p);
+  p = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), p);
+  if (out1 == out0 + 16 && k == 0xffff) {  // adjacent whole rows (16 output channels): one store
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out0), _mm512_castsi512_si256(p));
+    return;
+  }
+  _mm512_mask_storeu_epi8(out0, k, p);
+  // Bytes 16..31 belong at out1: a masked store whose masked-off bytes are never touched.
+  _mm512_mask_storeu_epi8(out1 - 16, static_cast<__mmask64>(k) << 16, p);
+}
+
 }  // namespace qfarm::kernels

@@ -174,8 +174,17 @@ inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], cons
     mlo = _mm512_maskz_loadu_ps(klo, o.mult);
     if (!kHalf) mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
   }
+  int r = 0;
+  if (kHalf && !kS8U8 && !kRowFactor) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
+    uint8_t* out = static_cast<uint8_t*>(o.out);
+#pragma GCC unroll 4
+    for (; r + 2 <= MR; r += 2) {
+      RequantizeStoreRows512<kSigned>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), mlo, bounds,
+                                      out + r * o.ldo, out + (r + 1) * o.ldo, klo);
+    }
+  }
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
+  for (; r < MR; ++r) {
     if (kS8U8) mlo = mhi = _mm512_set1_ps(o.mult[r]);
     __m512i lo = _mm512_load_si512(c[r]), hi = kHalf ? lo : _mm512_load_si512(c[r] + 16);
     if (kRowFactor) {
