@@ -35,9 +35,8 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i Requantize512(_
   return _mm512_add_epi32(_mm512_cvtps_epi32(f), b.zy);
 }
 
-// Two 16-lane int32 halves (lo: outputs 0..15, hi: 16..31) requantized to 32 bytes stored at
-// out under mask `k` (hi is ignored when kHalf: 16 bytes). Fewer operations than Requantize512
-// plus VPMOVDB: only the upper float clamp, to qhi − zy; VPACKSSDW, VPADDSW of zy and
+// Two 16-lane int32 vectors requantized and packed to 32 bytes (RequantizePack512 below), with
+// fewer operations than Requantize512 plus VPMOVDB: only the upper float clamp, to qhi − zy; VPACKSSDW, VPADDSW of zy and
 // VPACKUSWB/VPACKSSWB then give clamp(r + zy, qlo, qhi) for r = round(f) exactly: r ≤ qhi − zy
 // (rounding is monotonic and the bound an integer), r ≥ −32768 passes the 16-bit steps
 // unchanged or saturates only below −32768 + 255 < qlo, and r < −32768 (CVTPS2DQ's
@@ -51,29 +50,34 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline PackBounds512 
                                                                                                   int32_t zy) {
   return {_mm512_set1_ps(static_cast<float>(qhi - zy)), _mm512_set1_epi16(static_cast<int16_t>(zy))};
 }
+// The two 16-lane halves a and b requantized, their bytes in the low 32 of the result (a's
+// first); kHalf: a only, its bytes in the low 16.
+template <bool kSigned, bool kHalf = false>
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i RequantizePack512(
+    __m512i a, __m512i b, __m512 ma, __m512 mb, const PackBounds512& bounds) {
+  a = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), ma), bounds.hi));
+  if (!kHalf) b = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(b), mb), bounds.hi));
+  // 128-bit lane L now holds words a[4L..4L+3], b[4L..4L+3]; after the byte pack, dword 4L is
+  // a's bytes 4L..4L+3 and dword 4L+1 b's.
+  __m512i p = _mm512_adds_epi16(_mm512_packs_epi32(a, kHalf ? a : b), bounds.zy16);
+  p = kSigned ? _mm512_packs_epi16(p, p) : _mm512_packus_epi16(p, p);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(order, p);
+}
+
+// One row's halves (lo: outputs 0..15, hi: 16..31) stored at out under mask k.
 template <bool kSigned, bool kHalf>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline void RequantizeStore512(
     __m512i lo, __m512i hi, __m512 mlo, __m512 mhi, const PackBounds512& b, void* out, __mmask64 k) {
-  lo = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(lo), mlo), b.hi));
-  if (!kHalf) hi = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(hi), mhi), b.hi));
-  // 128-bit lane L now holds words lo[4L..4L+3], hi[4L..4L+3]; after the byte pack, dword 4L is
-  // lo's bytes 4L..4L+3 and dword 4L+1 hi's.
-  __m512i p = _mm512_adds_epi16(_mm512_packs_epi32(lo, kHalf ? lo : hi), b.zy16);
-  p = kSigned ? _mm512_packs_epi16(p, p) : _mm512_packus_epi16(p, p);
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  _mm512_mask_storeu_epi8(out, k, _mm512_permutexvar_epi32(order, p));
+  _mm512_mask_storeu_epi8(out, k, RequantizePack512<kSigned, kHalf>(lo, hi, mlo, mhi, b));
 }
 
-// Two rows of 16 lanes (row0: outputs 0..15 of one row, row1 of the next), as RequantizeStore512
-// with the rows in place of the halves: row0's bytes to out0, row1's to out1, each under k.
+// Two rows of at most 16 outputs each (row0, row1, one multiplier vector m): row0's bytes to
+// out0, row1's to out1, each under mask k — one pack for both.
 template <bool kSigned>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline void RequantizeStoreRows512(
     __m512i row0, __m512i row1, __m512 m, const PackBounds512& b, uint8_t* out0, uint8_t* out1, __mmask16 k) {
-  row0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(row0), m), b.hi));
-  row1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(row1), m), b.hi));
-  __m512i p = _mm512_adds_epi16(_mm512_packs_epi32(row0, row1), b.zy16);
-  p = kSigned ? _mm512_packs_epi16(p, p) : _mm512_packus_epi16(p, p);
-  p = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), p);
+  const __m512i p = RequantizePack512<kSigned>(row0, row1, m, m, b);
   if (out1 == out0 + 16 && k == 0xffff) {  // adjacent whole rows (16 output channels): one store
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out0), _mm512_castsi512_si256(p));
     return;
