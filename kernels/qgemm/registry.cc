@@ -39,34 +39,21 @@ bool CpuHas(Isa isa) {
 }
 
 namespace {
-constexpr QGemmFusedUkernel FusedUkernel(Isa isa) {
+// A kernel with its fused forms (kernels/qgemm/qgemm.h), where its ISA file has them.
+constexpr QGemmKernel WithFusedForms(QGemmKernel k) {
 #if defined(__x86_64__)
-  if (isa == Isa::kAvx512Vnni) return qgemm_u8s8_8x32_requant__avx512vnni;
+  if (k.isa == Isa::kAvx512Vnni) {
+    k.fused = qgemm_u8s8_8x32_requant__avx512vnni;
+    k.fused_s8u8 = qgemm_s8u8_8x32_requant__avx512vnni;
+    k.fused_indirect = qgemm_u8s8_8x32_requant_indirect__avx512vnni;
+  }
 #endif
-  (void)isa;
-  return nullptr;
-}
-
-constexpr QGemmFusedS8U8Ukernel FusedS8U8Ukernel(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::kAvx512Vnni) return qgemm_s8u8_8x32_requant__avx512vnni;
-#endif
-  (void)isa;
-  return nullptr;
-}
-
-constexpr QGemmFusedIndirectUkernel FusedIndirectUkernel(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::kAvx512Vnni) return qgemm_u8s8_8x32_requant_indirect__avx512vnni;
-#endif
-  (void)isa;
-  return nullptr;
+  return k;
 }
 
 const QGemmKernel kKernels[] = {
 #define QFARM_QGEMM_KERNEL(name, isa, nr, pair_sat16, profile) \
-  {#name, isa, nr, pair_sat16, profile, name, FusedUkernel(isa), FusedS8U8Ukernel(isa), \
-   FusedIndirectUkernel(isa)},
+  WithFusedForms(QGemmKernel{#name, isa, nr, pair_sat16, profile, name}),
 #include "kernels/qgemm/registry.inc"
 #undef QFARM_QGEMM_KERNEL
 };
