@@ -44,26 +44,15 @@ void FillRow(const ConvGeometry& g, const uint8_t* x, int64_t cin, uint8_t pad, 
   }
 }
 
-// Rows [p0, p0 + rows) of im2col in the microkernels' A form (GemmProblem::a_packed): int8
-// values offset by +128, zeros after k, and Σ of the original values per row when `sums`.
+// Rows [p0, p0 + rows) of im2col in the microkernels' A form (GemmProblem::a_packed): each row
+// gathered, then offset, zero-padded and summed in place by the driver's own PackARow.
 void FillRows(const ConvGeometry& g, const uint8_t* x, int64_t cin, bool x_signed, int32_t zx, int64_t p0,
-              int64_t rows, int64_t k, int64_t lda, bool sums, uint8_t* a, int32_t* row_sum) {
-  const uint8_t pad = static_cast<uint8_t>(zx), flip = x_signed ? 0x80 : 0x00;
+              int64_t rows, int64_t k, int64_t lda, uint8_t* a, int32_t* row_sum) {
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t p = p0 + r;
     uint8_t* dst = a + r * lda;
-    FillRow(g, x, cin, pad, p / g.out[1], p % g.out[1], dst);
-    if (lda > k) std::memset(dst + k, 0, static_cast<size_t>(lda - k));
-    uint32_t sum = 0;
-    if (sums && x_signed) {
-      for (int64_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{static_cast<int8_t>(dst[i])});
-    } else if (sums) {
-      for (int64_t i = 0; i < k; ++i) sum += dst[i];
-    }
-    if (flip) {
-      for (int64_t i = 0; i < k; ++i) dst[i] ^= flip;
-    }
-    row_sum[r] = static_cast<int32_t>(sum);
+    FillRow(g, x, cin, static_cast<uint8_t>(zx), p / g.out[1], p % g.out[1], dst);
+    row_sum[r] = PackARow(dst, x_signed, k, lda, dst);
   }
 }
 
@@ -153,11 +142,11 @@ void ConvNhwc(const ConvNhwcArgs& a) {
     return Multiply(a, rows);
   }
   const int64_t k = a.w->k, lda = a.w->k4 * 4;
-  const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
   const std::function<void(int64_t, int, uint8_t*, int32_t*)> fill = [&](int64_t m0, int n, uint8_t* dst,
                                                                           int32_t* row_sum) {
-    FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, sums, dst, row_sum);
+    FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, dst, row_sum);
   };
+  const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
   rows.a_rows = &fill;
   // Read in place where the GEMM can (uint8 x, no weight zero point); a_rows otherwise.
   const std::optional<GemmProblem::RowRuns> runs = a.x_signed || sums ? std::nullopt : InPlaceRuns(a);

@@ -72,8 +72,26 @@ void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Correction
   }
 }
 
+// The fused output description of rows [m0, m0 + mr) × one column panel: the per-row parts of
+// Correct (one weight zero point for all columns, per-tensor za) become row_const.
 FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
-                            const int32_t* row_sum, int64_t panel, int32_t* row_const);
+                            const int32_t* row_sum, int64_t panel, int32_t* row_const) {
+  const PackedWeights& b = *p.b;
+  const FusedRequant& f = *p.fused;
+  const int64_t n0 = panel * b.nr;
+  bool any = false;
+  // Nothing per row without a row bias or a weight zero point (symmetric weights): no loop.
+  const bool rows_vary = p.row_bias || (row_sum && corr.zw_all != 0);
+  for (int r = 0; rows_vary && r < mr; ++r) {
+    uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
+    if (row_sum) rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
+    row_const[r] = static_cast<int32_t>(rc);
+    any = any || rc != 0;
+  }
+  return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
+                     f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
+                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
+}
 
 // A tile through the kernel's fused u8·s8 output stage.
 void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
@@ -105,27 +123,6 @@ void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& co
   for (int r = 0; r < mr; ++r) {
     std::memcpy(p.c + (m0 + r) * p.ldc + n0, tile + r * b.nr, static_cast<size_t>(cols) * sizeof(int32_t));
   }
-}
-
-// The fused output description of rows [m0, m0 + mr) × one column panel: the per-row parts of
-// Correct (one weight zero point for all columns, per-tensor za) become row_const.
-FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
-                            const int32_t* row_sum, int64_t panel, int32_t* row_const) {
-  const PackedWeights& b = *p.b;
-  const FusedRequant& f = *p.fused;
-  const int64_t n0 = panel * b.nr;
-  bool any = false;
-  // Nothing per row without a row bias or a weight zero point (symmetric weights): no loop.
-  const bool rows_vary = p.row_bias || (row_sum && corr.zw_all != 0);
-  for (int r = 0; rows_vary && r < mr; ++r) {
-    uint32_t rc = p.row_bias ? static_cast<uint32_t>(p.row_bias[m0 + r]) : 0u;
-    if (row_sum) rc -= corr.zw_all * static_cast<uint32_t>(row_sum[r]);
-    row_const[r] = static_cast<int32_t>(rc);
-    any = any || rc != 0;
-  }
-  return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
-                     f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
-                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
 }
 
 // Whether rows can go through the indirect fused form (GemmProblem::a_runs).
@@ -224,14 +221,16 @@ int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, u
   if (is_signed) {
     const int8_t* x = static_cast<const int8_t*>(src);
     for (int64_t i = 0; i < k; ++i) {
-      dst[i] = static_cast<uint8_t>(static_cast<uint8_t>(x[i]) ^ 0x80u);  // x + 128
-      sum += static_cast<uint32_t>(int32_t{x[i]});
+      const int8_t v = x[i];  // read once: src may be dst
+      dst[i] = static_cast<uint8_t>(static_cast<uint8_t>(v) ^ 0x80u);  // x + 128
+      sum += static_cast<uint32_t>(int32_t{v});
     }
   } else {
     const uint8_t* x = static_cast<const uint8_t*>(src);
     for (int64_t i = 0; i < k; ++i) {
-      dst[i] = x[i];
-      sum += x[i];
+      const uint8_t v = x[i];
+      dst[i] = v;
+      sum += v;
     }
   }
   for (int64_t i = k; i < padded_k; ++i) dst[i] = 0;

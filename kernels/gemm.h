@@ -110,7 +110,8 @@ struct GemmProblem {
 void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads);
 
 // Copies row `src` (k values, int8 when is_signed) into the packed form: +128 for int8, zeros up
-// to `padded_k`; returns Σ of the original values modulo 2^32 (as int32).
+// to `padded_k`; returns Σ of the original values modulo 2^32 (as int32). src may be dst (the
+// row is then packed in place).
 int32_t PackARow(const void* src, bool is_signed, int64_t k, int64_t padded_k, uint8_t* dst);
 
 }  // namespace qfarm::kernels
