@@ -12,6 +12,13 @@ namespace {
 // Rows per fused kernel call when A needs no packing per tile (the kernel loops over them in
 // tiles of kMaxMr): short-k layers would otherwise pay the per-call set-up every 8 rows.
 constexpr int kFusedRows = 64;
+// For short k (k4 ≤ 8) more rows per call, cut into pieces of exactly that many (the last
+// shorter): a multiple of the AVX-512 short-k tiles' heights (12 and 16 rows), so only the
+// last piece leaves rows to smaller tiles; the B panel is at most 1 KiB, so a short last piece
+// costs nothing to speak of.
+constexpr int kShortKRows = 192;
+constexpr int64_t kShortK4 = 8;
+constexpr int kMaxFusedRows = std::max(kFusedRows, kShortKRows);
 
 // Per-column part of the correction for columns [c0, c1) into t (indexed by column): bias −
 // (128·signed + za)·Σw + K·za·zw, modulo 2^32 (with per-row zero points only bias −
@@ -97,7 +104,7 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
 void FusedTile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
                const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel) {
   const PackedWeights& b = *p.b;
-  int32_t row_const[kFusedRows];
+  int32_t row_const[kMaxFusedRows];
   const FusedOutput o = FusedTileOutput(p, corr, m0, mr, row_sum, panel, row_const);
   kernel.fused(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, o);
 }
@@ -187,10 +194,11 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
   thread_local std::vector<uint8_t> a_pack;
   a_pack.resize(p.a_packed || in_place ? 0 : static_cast<size_t>(kMaxMr * lda_packed));
   const bool wide = (p.a_packed || in_place) && p.fused && kernel.fused && !corr.zw && !p.a_row_zero;
-  const int step = wide ? kFusedRows : kMaxMr;
+  const bool short_k = wide && b.k4 <= kShortK4;
+  const int step = short_k ? kShortKRows : wide ? kFusedRows : kMaxMr;
   thread_local std::vector<int32_t> row_sum;
   row_sum.assign(static_cast<size_t>(step), 0);
-  ForEachRowPiece(row_begin, row_end, step, [&](int64_t m0, int mr) {
+  auto piece = [&](int64_t m0, int mr) {
     const uint8_t* a_tile = a_pack.data();
     int64_t lda_tile = lda_packed;
     if (p.a_rows) {
@@ -211,7 +219,9 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       Tile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel, tile.data());
     }
-  });
+  };
+  if (!short_k) return ForEachRowPiece(row_begin, row_end, step, piece);
+  for (int64_t m0 = row_begin; m0 < row_end; m0 += step) piece(m0, static_cast<int>(std::min<int64_t>(step, row_end - m0)));
 }
 
 }  // namespace

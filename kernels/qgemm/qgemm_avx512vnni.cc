@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/qgemm/qgemm.h"
 #include "kernels/qgemm/rows.h"
@@ -211,6 +212,90 @@ __attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4,
   Epilogue<MR, kSigned, false, false, kHalf>(c, o);
 }
 
+// Short-k tiles (k4 ≤ kShortK4: pointwise layers of at most 32 input channels). With so few k
+// steps the tile's set-up and output stage cost as much as its k loop, so here k is a template
+// parameter and fully unrolled, the sums never leave registers (no loop for GCC to copy them
+// around), taller tiles give more independent sums, and one call runs `tiles` tiles. Rows are
+// dense (lda = 4·K4, as pointwise inputs read in place and packed rows are); u8·s8 only, with
+// nothing per row (row_const null). kHalf: panels of at most 16 valid columns.
+constexpr int kShortK4 = 8;
+template <bool kHalf>
+constexpr int kShortMr = kHalf ? 16 : 12;  // 16 or 24 sums, of 32 registers
+
+template <int K4, bool kSigned, bool kHalf>
+__attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
+  constexpr int MR = kShortMr<kHalf>;
+  constexpr int64_t lda = 4 * K4;
+  const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
+  const __mmask64 kout = o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1;
+  const __m512i ct_lo = _mm512_maskz_loadu_epi32(klo, o.col_term);
+  const __m512i ct_hi = kHalf ? ct_lo : _mm512_maskz_loadu_epi32(khi, o.col_term + 16);
+  const __m512 m_lo = _mm512_maskz_loadu_ps(klo, o.mult);
+  const __m512 m_hi = kHalf ? m_lo : _mm512_maskz_loadu_ps(khi, o.mult + 16);
+  const PackBounds512 bounds = MakePackBounds512(kSigned ? 127 : 255, o.zy);
+  const uint8_t* bb = static_cast<const uint8_t*>(b);
+  uint8_t* out = static_cast<uint8_t*>(o.out);
+  const int64_t ldo = o.ldo;  // o's fields read once: the byte stores below may alias anything
+  for (int t = 0; t < tiles; ++t, a += MR * lda, out += MR * ldo) {
+    __m512i lo[MR], hi[MR];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      lo[r] = ct_lo;
+      hi[r] = ct_hi;
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < K4; ++q) {
+      const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
+      const __m512i w1 = kHalf ? w0 : _mm512_loadu_si512(bb + q * 128 + 64);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        int32_t a4;
+        __builtin_memcpy(&a4, a + r * lda + 4 * q, 4);
+        const __m512i x = _mm512_set1_epi32(a4);
+        lo[r] = _mm512_dpbusd_epi32(lo[r], x, w0);
+        if (!kHalf) hi[r] = _mm512_dpbusd_epi32(hi[r], x, w1);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r += kHalf ? 2 : 1) {
+      if (kHalf) {
+        RequantizeStoreRows512<kSigned>(lo[r], lo[r + 1], m_lo, bounds, out + r * ldo, out + (r + 1) * ldo, klo);
+      } else {
+        RequantizeStore512<kSigned, false>(lo[r], hi[r], m_lo, m_hi, bounds, out + r * ldo, kout);
+      }
+    }
+  }
+}
+
+template <int K4, bool kSigned>
+void ShortK(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
+  o.cols <= 16 ? ShortKTiles<K4, kSigned, true>(tiles, a, b, o) : ShortKTiles<K4, kSigned, false>(tiles, a, b, o);
+}
+
+// Rows [0, mr) through ShortKTiles where they apply; returns how many rows it covered (whole
+// tiles, from the first row).
+int ShortKRows(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  const int tile = o.cols <= 16 ? kShortMr<true> : kShortMr<false>;
+  if (k4 > kShortK4 || lda != 4 * k4 || o.row_const || mr < tile) return 0;
+  const int tiles = mr / tile;
+  const uint8_t* rows = static_cast<const uint8_t*>(a);
+  auto run = [&](auto k4_constant) {
+    constexpr int K4 = decltype(k4_constant)::value;
+    o.out_signed ? ShortK<K4, true>(tiles, rows, b, o) : ShortK<K4, false>(tiles, rows, b, o);
+  };
+  switch (k4) {
+    case 1: run(std::integral_constant<int, 1>{}); break;
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    case 5: run(std::integral_constant<int, 5>{}); break;
+    case 6: run(std::integral_constant<int, 6>{}); break;
+    case 7: run(std::integral_constant<int, 7>{}); break;
+    default: run(std::integral_constant<int, 8>{}); break;
+  }
+  return tiles * tile;
+}
+
 template <bool kS8U8, bool kRowFactor>
 void Requant8(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   DispatchRows(mr, [&](auto rows) {
@@ -241,13 +326,21 @@ inline void ForEachTile(int mr, Fn fn) {
 
 template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
-  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);
   FusedOutput t = o;
+  if (!kS8U8 && !kRowFactor) {
+    const int done = ShortKRows(mr, k4, a, lda, b, o);
+    if (done == mr) return;
+    a = static_cast<const uint8_t*>(a) + done * lda;
+    t.out = static_cast<uint8_t*>(o.out) + done * o.ldo;
+    mr -= done;
+  }
+  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, t);
+  const FusedOutput rest = t;
   ForEachTile(mr, [&](int r0, int rows) {
-    t.row_const = o.row_const ? o.row_const + r0 : nullptr;
-    if (kRowFactor) t.row_factor = o.row_factor + r0;
-    if (kS8U8) t.mult = o.mult + r0;
-    t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
+    t.row_const = rest.row_const ? rest.row_const + r0 : nullptr;
+    if (kRowFactor) t.row_factor = rest.row_factor + r0;
+    if (kS8U8) t.mult = rest.mult + r0;
+    t.out = static_cast<uint8_t*>(rest.out) + r0 * rest.ldo;
     Requant8<kS8U8, kRowFactor>(rows, k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b, t);
   });
 }

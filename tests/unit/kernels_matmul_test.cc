@@ -23,13 +23,15 @@ struct MatMulCase {
   bool a_signed, per_column, extremes, integer;
   bool zero_zw = false;  // symmetric weights: uint8 rows with k % 4 == 0 are then read in place
   bool tiny_sy = false;  // output scale 1e-9: requantized values far past int16 and int32, both signs
+  int y_signed = -1;     // int8 output (1), uint8 (0), or A's type (-1)
   std::string Describe() const {
     std::ostringstream s;
     s << (integer ? "MatMulInteger" : "QLinearMatMul") << " batch=" << batch << " m=" << m << " n=" << n
       << " k=" << k << " a=" << (a_signed ? "s8" : "u8") << " per_column=" << per_column << " extremes=" << extremes
-      << " zero_zw=" << zero_zw << " tiny_sy=" << tiny_sy;
+      << " zero_zw=" << zero_zw << " tiny_sy=" << tiny_sy << " y=" << (YSigned() ? "s8" : "u8");
     return s.str();
   }
+  bool YSigned() const { return y_signed < 0 ? a_signed : y_signed == 1; }
 };
 
 class MatMulTester {
@@ -61,7 +63,8 @@ class MatMulTester {
     Tensor za_rows(at, {t.m});
     for (int64_t i = 0; i < t.m; ++i) za_rows.SetInt(i, pick(lo, hi));
     const Tensor sa = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, t.tiny_sy ? 1e-9 : 0.1 + (rng_() % 100) * 0.01);
-    const Tensor zy = Tensor::Scalar(at, static_cast<double>(pick(lo, hi)));
+    const DType yt = t.YSigned() ? DType::kInt8 : DType::kUInt8;
+    const Tensor zy = Tensor::Scalar(yt, static_cast<double>(pick(DTypeMin(yt), DTypeMax(yt))));
     if (t.integer) {
       node.inputs = {"a", "w", "za", "zw"};
       in = {&a, &w, t.per_column ? &za_rows : &za, &zw};
@@ -111,6 +114,26 @@ TEST(KernelsMatMul, SymmetricWeightsEqualReference) {
     }
   }
   EXPECT_GT(compared, 30);
+}
+
+// Short k (k4 = 1..8) with symmetric weights and uint8 A: the AVX-512 fused kernel runs whole
+// tiles of 16 rows (panels of at most 16 columns) or 12 rows (wider panels) with k unrolled, and
+// the driver hands it up to 192 rows per call; m runs past both tile heights and one call, n
+// covers full and partial panels of both kinds, outputs both types.
+TEST(KernelsMatMul, ShortKEqualsReference) {
+  MatMulTester tester(Seed());
+  int compared = 0, i = 0;
+  const int64_t ms[] = {12, 16, 29, 200, 401}, ns[] = {16, 9, 32, 45, 144};
+  for (int64_t k = 4; k <= 32; k += 4) {
+    for (int j = 0; j < 3; ++j, ++i) {
+      MatMulCase c{1, ms[i % 5], ns[(i + j) % 5], k, false, i % 2 == 0, i % 3 == 0, false};
+      c.zero_zw = true;
+      c.y_signed = i % 2;
+      compared += tester.Test(c);
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(compared, 20);
 }
 
 // Requantized values beyond the int16 range and beyond int32 (CVTPS2DQ's 0x80000000), of both
