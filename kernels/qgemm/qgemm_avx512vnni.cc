@@ -326,6 +326,7 @@ inline void ForEachTile(int mr, Fn fn) {
 
 template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);  // GEMV tiles: nothing else first
   FusedOutput t = o;
   if (!kS8U8 && !kRowFactor) {
     const int done = ShortKRows(mr, k4, a, lda, b, o);
