@@ -178,14 +178,16 @@ StatusOr<PreparedGraph> PreparedGraph::Prepare(const Graph& graph, Isa isa) {
   pg.graph_ = &graph;
   pg.isa_ = isa;
   pg.kernel_ = kernel;
+  pg.channels_last_ = ChooseChannelsLast(graph, *kernel);
   for (const Node& node : graph.nodes) {
     const int wi = WeightInput(node);
     if (wi < 0 || static_cast<size_t>(wi) >= node.inputs.size()) continue;
     const auto it = graph.initializers.find(node.inputs[static_cast<size_t>(wi)]);
     if (it == graph.initializers.end() || !PacksWeights(node, it->second)) continue;
-    pg.packed_[&node] = Packed{&it->second, PrepareWeights(node, *kernel, it->second)};
+    // Only the form of the layout the node runs in.
+    const WeightForms forms = pg.channels_last_.count(&node) ? WeightForms::kChannelsLast : WeightForms::kChannelsFirst;
+    pg.packed_[&node] = Packed{&it->second, PrepareWeights(node, *kernel, it->second, forms)};
   }
-  pg.channels_last_ = ChooseChannelsLast(graph, *kernel);
   return pg;
 }
 

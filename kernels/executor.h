@@ -58,7 +58,12 @@ struct PreparedWeights {
   DwNhwcWeights depthwise_nhwc;  // the channels-last depthwise loop's weight layout (kernels/dwconv_nhwc.h)
   std::shared_ptr<InferMemo> infer;  // the node's output types and shapes (kernels/infer_memo.h)
 };
-PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w);
+// Which forms of a convolution's weights to pack: both (a caller that runs the node both ways:
+// the benchmarks), or only the layout the node will run in — half the packing and the memory.
+// MatMul weights have one form.
+enum class WeightForms { kBoth, kChannelsFirst, kChannelsLast };
+PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w,
+                               WeightForms forms = WeightForms::kBoth);
 
 // A graph bound to one kernel path with the constant weights of its GEMM/conv nodes packed once
 // (what a runtime does at session creation), for running the same model many times: latency

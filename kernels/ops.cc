@@ -284,7 +284,9 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
   }
   Tensor& y = out[0];
-  const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *w);
+  const PreparedWeights local =
+      prepared ? PreparedWeights{}
+               : PrepareWeights(node, kernel, *w, channels_last ? WeightForms::kChannelsLast : WeightForms::kChannelsFirst);
   const PreparedWeights& weights = prepared ? *prepared : local;
   const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   if (channels_last) {
@@ -316,6 +318,9 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     return out;
   }
   if (!kernel.pair_sat16) {
+    if (weights.rows.size() != static_cast<size_t>(group)) {
+      return Internal("node '" + node.name + "': channels-first weights not packed");
+    }
     ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias_t ? bias.data() : nullptr, batch,
              cin, cout, group, threads, rq ? &*rq : nullptr, y);
     return out;
@@ -365,8 +370,9 @@ bool HasChannelsLastForm(const Node& node, const QGemmKernel& kernel, const Tens
          (node.AttrInt("group", 1) == 1 || IsDepthwise(node, w));
 }
 
-PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w) {
+PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, const Tensor& w, WeightForms forms) {
   PreparedWeights prepared;
+  const bool first = forms != WeightForms::kChannelsLast, last = forms != WeightForms::kChannelsFirst;
   prepared.infer = std::make_shared<InferMemo>();
   const auto data = w.data<int8_t>();
   if (node.op_type == "QLinearMatMul" || node.op_type == "MatMulInteger") {
@@ -379,14 +385,16 @@ PreparedWeights PrepareWeights(const Node& node, const QGemmKernel& kernel, cons
   // Conv weights [M, C/group, kh, kw]: one B [taps × M/group] per group.
   const int64_t group = node.AttrInt("group", 1), mpg = w.dim(0) / group, taps = w.numel() / w.dim(0);
   if (!kernel.pair_sat16) {
-    if (IsDepthwise(node, w)) {
-      prepared.depthwise_nhwc = PrepareDwNhwcWeights(data.data(), w.dim(0), w.dim(2), w.dim(3), DepthwiseIsa(kernel));
+    if (IsDepthwise(node, w)) {  // NCHW depthwise reads the tensor itself
+      if (last) {
+        prepared.depthwise_nhwc = PrepareDwNhwcWeights(data.data(), w.dim(0), w.dim(2), w.dim(3), DepthwiseIsa(kernel));
+      }
       return prepared;
     }
-    if (HasChannelsLastForm(node, kernel, w)) {
+    if (last && HasChannelsLastForm(node, kernel, w)) {
       prepared.channels_last.push_back(PackConvWeightsNhwc(data.data(), w.dim(0), w.dim(1), w.dim(2), w.dim(3), kernel.nr));
     }
-    for (int64_t g = 0; g < group; ++g) {
+    for (int64_t g = 0; first && g < group; ++g) {
       prepared.rows.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, true));
       if (kernel.fused_s8u8) prepared.rows_raw.push_back(PackWeightRows(data.data() + g * mpg * taps, mpg, taps, false));
     }

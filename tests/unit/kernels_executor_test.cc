@@ -207,6 +207,50 @@ TEST(KernelsExecutor, ConvChainRunsChannelsLastAndEqualsTheReference) {
   }
 }
 
+// PrepareWeights packs only the form of the layout it is asked for (PreparedGraph asks for the
+// one each node runs in); a run in the other layout is refused with one line, never a crash.
+TEST(KernelsExecutor, PreparedWeightsHoldOnlyTheRequestedForm) {
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  const Graph g = ConvChain(seed, DType::kUInt8);
+  const Node& conv = g.nodes[1];  // c2: 1×1, group 1
+  const Tensor& w = g.initializers.at(conv.inputs[3]);
+  GraphBuilder b("in", 13, seed + 4);
+  const Tensor x = b.RandomInts(DType::kUInt8, {2, 12, 9, 7}, 0, 255);
+  std::vector<const Tensor*> in;
+  for (const std::string& name : conv.inputs) in.push_back(name == conv.inputs[0] ? &x : &g.initializers.at(name));
+  for (const HostPath& path : AvailableHostPaths()) {
+    const QGemmKernel& kernel = *FindQGemmKernel(path.isa);
+    if (kernel.pair_sat16) continue;  // one packed form only (PreparedWeights::groups)
+    const PreparedWeights first = PrepareWeights(conv, kernel, w, WeightForms::kChannelsFirst);
+    const PreparedWeights last = PrepareWeights(conv, kernel, w, WeightForms::kChannelsLast);
+    const PreparedWeights both = PrepareWeights(conv, kernel, w);
+    EXPECT_EQ(first.rows.size(), 1u) << path.device;
+    EXPECT_TRUE(first.channels_last.empty()) << path.device;
+    EXPECT_TRUE(last.rows.empty() && last.rows_raw.empty()) << path.device;
+    EXPECT_EQ(last.channels_last.size(), 1u) << path.device;
+    EXPECT_EQ(both.rows.size(), 1u) << path.device;
+    EXPECT_EQ(both.channels_last.size(), 1u) << path.device;
+    const Profile prof = *ParseProfile(path.declared_profile);
+    auto want = RunReferenceNode(conv, prof, in);
+    ASSERT_TRUE(want.ok());
+    auto nchw = RunKernelNode(conv, kernel, prof, in, 2, &first, false);
+    ASSERT_TRUE(nchw.ok()) << nchw.status().message();
+    EXPECT_EQ(nchw->at(0), want->at(0)) << path.device;
+    auto wrong = RunKernelNode(conv, kernel, prof, in, 2, &last, false);
+    ASSERT_FALSE(wrong.ok()) << path.device;
+    EXPECT_NE(wrong.status().message().find("channels-first weights not packed"), std::string::npos);
+    const Tensor x_cl = ToChannelsLast(x);
+    in[0] = &x_cl;
+    wrong = RunKernelNode(conv, kernel, prof, in, 2, &first, true);
+    ASSERT_FALSE(wrong.ok()) << path.device;
+    EXPECT_NE(wrong.status().message().find("channels-last weights not packed"), std::string::npos);
+    auto cl = RunKernelNode(conv, kernel, prof, in, 2, &last, true);
+    ASSERT_TRUE(cl.ok()) << cl.status().message();
+    EXPECT_EQ(ToChannelsFirst(cl->at(0)), want->at(0)) << path.device;
+    in[0] = &x;
+  }
+}
+
 TEST(KernelsExecutor, BuiltinSuiteOnEveryHostPathEqualsTheReference) {
   for (const BuiltinModel& m : BuiltinSuite()) {
     const Graph g = FuseQdq(m.graph, nullptr);
