@@ -67,7 +67,8 @@ void Multiply(const ConvNhwcArgs& a, const GemmProblem& rows) {
   const bool fusable = a.rq && a.rq->Fusable(y.dtype());
   const FusedRequant fused{fusable ? a.rq->multipliers() : nullptr, a.rq ? a.rq->zero_point() : 0,
                            y.dtype() == DType::kInt8,
-                           reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + a.offset, m};
+                           reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + a.offset, m,
+                           fusable && a.rq->MultipliersBelowOne()};
   GemmProblem prob = rows;
   prob.m = a.g->out[0] * a.g->out[1];
   prob.a_signed = a.x_signed;

@@ -97,7 +97,7 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
   }
   return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
                      f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
-                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0))};
+                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0)), f.mult_below_one};
 }
 
 // A tile through the kernel's fused u8·s8 output stage.

@@ -67,6 +67,7 @@ struct FusedRequant {
   bool out_signed;
   uint8_t* out;
   int64_t ldo;
+  bool mult_below_one = false;  // Requantizer::MultipliersBelowOne
 };
 
 struct GemmProblem {

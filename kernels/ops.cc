@@ -111,7 +111,8 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   g.sink = &sink;
   const bool fusable = rq && rq->Fusable(y.dtype());
   const FusedRequant fused{fusable ? rq->multipliers() : nullptr, rq ? rq->zero_point() : 0,
-                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()), n};
+                           y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()), n,
+                           fusable && rq->MultipliersBelowOne()};
   if (fusable) g.fused = &fused;
   QGemm(kernel, g, threads);
   return out;

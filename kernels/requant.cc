@@ -94,10 +94,11 @@ Requantizer::Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_
       fast_(p.requant == Requant::kFloat32 && p.rounding == Rounding::kHalfEven) {
   if (rp_.size() == 1) {
     multiplier_.assign(static_cast<size_t>(channels), static_cast<float>(rp_[0].multiplier));
-    return;
+  } else {
+    multiplier_.reserve(rp_.size());
+    for (const RequantParams& r : rp_) multiplier_.push_back(static_cast<float>(r.multiplier));
   }
-  multiplier_.reserve(rp_.size());
-  for (const RequantParams& r : rp_) multiplier_.push_back(static_cast<float>(r.multiplier));
+  below_one_ = std::all_of(multiplier_.begin(), multiplier_.end(), [](float m) { return std::fabs(m) < 1.0f; });
 }
 
 void Requantizer::Run(const AccBlock& b, Tensor& y) const {

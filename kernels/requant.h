@@ -37,6 +37,9 @@ class Requantizer {
   bool Fusable(DType t) const { return fast_ && (t == DType::kUInt8 || t == DType::kInt8); }
   const float* multipliers() const { return multiplier_.data(); }
   int32_t zero_point() const { return zy_; }
+  // Every float32 multiplier below 1 in magnitude: then |float(acc)·m| < 2^31 for any int32
+  // acc, which lets the fused output stage skip its float clamp (kernels/requant_lanes.h).
+  bool MultipliersBelowOne() const { return below_one_; }
 
  private:
   void RunGeneral(const AccBlock& b, Tensor& y) const;
@@ -48,6 +51,7 @@ class Requantizer {
   std::vector<float> multiplier_;  // float32 multipliers (fast path)
   int32_t zy_;
   bool fast_;
+  bool below_one_ = false;
 };
 
 // The raw accumulators (MatMulInteger/ConvInteger outputs, int32).

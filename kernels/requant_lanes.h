@@ -50,13 +50,26 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline PackBounds512 
                                                                                                   int32_t zy) {
   return {_mm512_set1_ps(static_cast<float>(qhi - zy)), _mm512_set1_epi16(static_cast<int16_t>(zy))};
 }
+// float(v)·m, clamped from above to qhi − zy. The clamp is there only for CVTPS2DQ: a float at
+// or beyond 2^31 would come back as 0x80000000, below qlo. When every multiplier is below 1 in
+// magnitude (FusedOutput::mult_below_one) no float gets there — |float(acc)| ≤ 2^31 and
+// |m| ≤ 1 − 2^−24 keep the exact product within 2^31 − 128, a float — so r = round(f) is a
+// valid int32 and the packs below saturate it alone: r ≥ qhi − zy ends at qhi whether or not
+// VPACKSSDW or VPADDSW saturate first (32767 + zy ≥ qhi for every 8-bit zy). kClamp = false
+// is that case.
+template <bool kClamp>
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512 ScaleClamp512(__m512i v, __m512 m,
+                                                                                      const PackBounds512& bounds) {
+  const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), m);
+  return kClamp ? _mm512_min_ps(f, bounds.hi) : f;
+}
 // The two 16-lane halves a and b requantized, their bytes in the low 32 of the result (a's
 // first); kHalf: a only, its bytes in the low 16.
-template <bool kSigned, bool kHalf = false>
+template <bool kSigned, bool kHalf = false, bool kClamp = true>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i RequantizePack512(
     __m512i a, __m512i b, __m512 ma, __m512 mb, const PackBounds512& bounds) {
-  a = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), ma), bounds.hi));
-  if (!kHalf) b = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(b), mb), bounds.hi));
+  a = _mm512_cvtps_epi32(ScaleClamp512<kClamp>(a, ma, bounds));
+  if (!kHalf) b = _mm512_cvtps_epi32(ScaleClamp512<kClamp>(b, mb, bounds));
   // 128-bit lane L now holds words a[4L..4L+3], b[4L..4L+3]; after the byte pack, dword 4L is
   // a's bytes 4L..4L+3 and dword 4L+1 b's.
   __m512i p = _mm512_adds_epi16(_mm512_packs_epi32(a, kHalf ? a : b), bounds.zy16);
@@ -66,18 +79,18 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i Requan
 }
 
 // One row's halves (lo: outputs 0..15, hi: 16..31) stored at out under mask k.
-template <bool kSigned, bool kHalf>
+template <bool kSigned, bool kHalf, bool kClamp = true>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline void RequantizeStore512(
     __m512i lo, __m512i hi, __m512 mlo, __m512 mhi, const PackBounds512& b, void* out, __mmask64 k) {
-  _mm512_mask_storeu_epi8(out, k, RequantizePack512<kSigned, kHalf>(lo, hi, mlo, mhi, b));
+  _mm512_mask_storeu_epi8(out, k, RequantizePack512<kSigned, kHalf, kClamp>(lo, hi, mlo, mhi, b));
 }
 
 // Two rows of at most 16 outputs each (row0, row1, one multiplier vector m): row0's bytes to
 // out0, row1's to out1, each under mask k — one pack for both.
-template <bool kSigned>
+template <bool kSigned, bool kClamp = true>
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline void RequantizeStoreRows512(
     __m512i row0, __m512i row1, __m512 m, const PackBounds512& b, uint8_t* out0, uint8_t* out1, __mmask16 k) {
-  const __m512i p = RequantizePack512<kSigned>(row0, row1, m, m, b);
+  const __m512i p = RequantizePack512<kSigned, false, kClamp>(row0, row1, m, m, b);
   if (out1 == out0 + 16 && k == 0xffff) {  // adjacent whole rows (16 output channels): one store
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out0), _mm512_castsi512_si256(p));
     return;

@@ -44,6 +44,7 @@ struct FusedOutput {
   void* out;
   int64_t ldo;
   int cols;  // valid columns, ≤ nr
+  bool mult_below_one = false;  // every |mult| < 1: |float(v)·m| < 2^31 (kernels/requant_lanes.h)
 };
 // Fused kernels take any mr (rows beyond kMaxMr run as further tiles against the same panel),
 // so a block of rows costs one call.

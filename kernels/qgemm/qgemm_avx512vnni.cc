@@ -217,12 +217,14 @@ __attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4,
 // parameter and fully unrolled, the sums never leave registers (no loop for GCC to copy them
 // around), taller tiles give more independent sums, and one call runs `tiles` tiles. Rows are
 // dense (lda = 4·K4, as pointwise inputs read in place and packed rows are); u8·s8 only, with
-// nothing per row (row_const null). kHalf: panels of at most 16 valid columns.
+// nothing per row (row_const null). kHalf: panels of at most 16 valid columns. kClamp: false when
+// every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512):
+// the output stage is as long as the k loop here, and the clamp is 7–9% of these layers.
 constexpr int kShortK4 = 8;
 template <bool kHalf>
 constexpr int kShortMr = kHalf ? 16 : 12;  // 16 or 24 sums, of 32 registers
 
-template <int K4, bool kSigned, bool kHalf>
+template <int K4, bool kSigned, bool kHalf, bool kClamp>
 __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
   constexpr int MR = kShortMr<kHalf>;
   constexpr int64_t lda = 4 * K4;
@@ -259,17 +261,18 @@ __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const vo
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r += kHalf ? 2 : 1) {
       if (kHalf) {
-        RequantizeStoreRows512<kSigned>(lo[r], lo[r + 1], m_lo, bounds, out + r * ldo, out + (r + 1) * ldo, klo);
+        RequantizeStoreRows512<kSigned, kClamp>(lo[r], lo[r + 1], m_lo, bounds, out + r * ldo, out + (r + 1) * ldo, klo);
       } else {
-        RequantizeStore512<kSigned, false>(lo[r], hi[r], m_lo, m_hi, bounds, out + r * ldo, kout);
+        RequantizeStore512<kSigned, false, kClamp>(lo[r], hi[r], m_lo, m_hi, bounds, out + r * ldo, kout);
       }
     }
   }
 }
 
-template <int K4, bool kSigned>
+template <int K4, bool kSigned, bool kClamp>
 void ShortK(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
-  o.cols <= 16 ? ShortKTiles<K4, kSigned, true>(tiles, a, b, o) : ShortKTiles<K4, kSigned, false>(tiles, a, b, o);
+  o.cols <= 16 ? ShortKTiles<K4, kSigned, true, kClamp>(tiles, a, b, o)
+               : ShortKTiles<K4, kSigned, false, kClamp>(tiles, a, b, o);
 }
 
 // Rows [0, mr) through ShortKTiles where they apply; returns how many rows it covered (whole
@@ -281,7 +284,11 @@ int ShortKRows(int mr, int64_t k4, const void* a, int64_t lda, const void* b, co
   const uint8_t* rows = static_cast<const uint8_t*>(a);
   auto run = [&](auto k4_constant) {
     constexpr int K4 = decltype(k4_constant)::value;
-    o.out_signed ? ShortK<K4, true>(tiles, rows, b, o) : ShortK<K4, false>(tiles, rows, b, o);
+    if (o.mult_below_one) {
+      o.out_signed ? ShortK<K4, true, false>(tiles, rows, b, o) : ShortK<K4, false, false>(tiles, rows, b, o);
+    } else {
+      o.out_signed ? ShortK<K4, true, true>(tiles, rows, b, o) : ShortK<K4, false, true>(tiles, rows, b, o);
+    }
   };
   switch (k4) {
     case 1: run(std::integral_constant<int, 1>{}); break;

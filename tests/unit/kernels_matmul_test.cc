@@ -119,7 +119,8 @@ TEST(KernelsMatMul, SymmetricWeightsEqualReference) {
 // Short k (k4 = 1..8) with symmetric weights and uint8 A: the AVX-512 fused kernel runs whole
 // tiles of 16 rows (panels of at most 16 columns) or 12 rows (wider panels) with k unrolled, and
 // the driver hands it up to 192 rows per call; m runs past both tile heights and one call, n
-// covers full and partial panels of both kinds, outputs both types.
+// covers full and partial panels of both kinds, outputs both types; multipliers below 1 (no
+// float clamp) and, with sy = 1e-9, far above it.
 TEST(KernelsMatMul, ShortKEqualsReference) {
   MatMulTester tester(Seed());
   int compared = 0, i = 0;
@@ -129,6 +130,7 @@ TEST(KernelsMatMul, ShortKEqualsReference) {
       MatMulCase c{1, ms[i % 5], ns[(i + j) % 5], k, false, i % 2 == 0, i % 3 == 0, false};
       c.zero_zw = true;
       c.y_signed = i % 2;
+      c.tiny_sy = j == 2 && k % 8 == 0;  // multipliers far above 1: the output stage's float clamp
       compared += tester.Test(c);
       if (HasFailure()) return;
     }
