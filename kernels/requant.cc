@@ -98,7 +98,9 @@ Requantizer::Requantizer(const Profile& p, std::vector<RequantParams> rp, int32_
     multiplier_.reserve(rp_.size());
     for (const RequantParams& r : rp_) multiplier_.push_back(static_cast<float>(r.multiplier));
   }
-  below_one_ = std::all_of(multiplier_.begin(), multiplier_.end(), [](float m) { return std::fabs(m) < 1.0f; });
+  // Over the distinct parameters (one for a per-tensor weight scale), not the per-channel copies.
+  below_one_ = std::all_of(rp_.begin(), rp_.end(),
+                           [](const RequantParams& r) { return std::fabs(static_cast<float>(r.multiplier)) < 1.0f; });
 }
 
 void Requantizer::Run(const AccBlock& b, Tensor& y) const {
