@@ -12,12 +12,9 @@ namespace {
 // Rows per fused kernel call when A needs no packing per tile (the kernel loops over them in
 // tiles of kMaxMr): short-k layers would otherwise pay the per-call set-up every 8 rows.
 constexpr int kFusedRows = 64;
-// For short k (k4 ≤ 8) more rows per call, cut into pieces of exactly that many (the last
-// shorter): a multiple of the AVX-512 short-k tiles' heights (12 and 16 rows), so only the
-// last piece leaves rows to smaller tiles; the B panel is at most 1 KiB, so a short last piece
-// costs nothing to speak of.
-constexpr int kShortKRows = 192;
-constexpr int64_t kShortK4 = 8;
+// Short k (qgemm.h kShortK4) takes kShortKRows rows per call instead, cut into pieces of exactly
+// that many (the last shorter) so that only the last piece leaves rows to the 8-row tiles; the
+// B panel is at most 1 KiB, so a short last piece costs nothing to speak of.
 constexpr int kMaxFusedRows = std::max(kFusedRows, kShortKRows);
 
 // Per-column part of the correction for columns [c0, c1) into t (indexed by column): bias −

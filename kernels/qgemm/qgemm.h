@@ -21,6 +21,11 @@ std::string_view IsaName(Isa isa);
 bool CpuHas(Isa isa);  // runtime CPU check (false for ISAs of another architecture)
 
 constexpr int kMaxMr = 8;
+// Short reductions, k4 ≤ kShortK4 (k ≤ 32: pointwise layers with few input channels): the
+// AVX-512 fused kernel runs them in taller tiles of 12 or 16 rows, and the GEMM driver hands
+// such a kernel kShortKRows rows per call, a multiple of both.
+constexpr int kShortK4 = 8;
+constexpr int kShortKRows = 192;
 
 // c[r * ldc + j] = Σ_{q < k4} Σ_{i<4} a[r * lda + 4q + i] · b[(q * nr + j) * 4 + i], r < mr, j < nr.
 using QGemmUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,

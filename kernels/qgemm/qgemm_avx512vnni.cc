@@ -212,7 +212,7 @@ __attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4,
   Epilogue<MR, kSigned, false, false, kHalf>(c, o);
 }
 
-// Short-k tiles (k4 ≤ kShortK4: pointwise layers of at most 32 input channels). With so few k
+// Short-k tiles (k4 ≤ qgemm.h kShortK4: pointwise layers of at most 32 input channels). With so few k
 // steps the tile's set-up and output stage cost as much as its k loop, so here k is a template
 // parameter and fully unrolled, the sums never leave registers (no loop for GCC to copy them
 // around), taller tiles give more independent sums, and one call runs `tiles` tiles. Rows are
@@ -220,9 +220,9 @@ __attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4,
 // nothing per row (row_const null). kHalf: panels of at most 16 valid columns. kClamp: false when
 // every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512):
 // the output stage is as long as the k loop here, and the clamp is 7–9% of these layers.
-constexpr int kShortK4 = 8;
 template <bool kHalf>
 constexpr int kShortMr = kHalf ? 16 : 12;  // 16 or 24 sums, of 32 registers
+static_assert(kShortKRows % kShortMr<true> == 0 && kShortKRows % kShortMr<false> == 0);
 
 template <int K4, bool kSigned, bool kHalf, bool kClamp>
 __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
