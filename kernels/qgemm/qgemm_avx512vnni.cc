@@ -331,25 +331,32 @@ inline void ForEachTile(int mr, Fn fn) {
   }
 }
 
+// The output description of the tile whose first row is row r0 of o's rows.
+template <bool kS8U8, bool kRowFactor>
+FusedOutput TileOutput(const FusedOutput& o, int r0) {
+  FusedOutput t = o;
+  t.row_const = o.row_const ? o.row_const + r0 : nullptr;
+  if (kRowFactor) t.row_factor = o.row_factor + r0;
+  if (kS8U8) t.mult = o.mult + r0;
+  t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
+  return t;
+}
+
 template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);  // GEMV tiles: nothing else first
-  FusedOutput t = o;
+  FusedOutput rest = o;
   if (!kS8U8 && !kRowFactor) {
     const int done = ShortKRows(mr, k4, a, lda, b, o);
     if (done == mr) return;
     a = static_cast<const uint8_t*>(a) + done * lda;
-    t.out = static_cast<uint8_t*>(o.out) + done * o.ldo;
+    rest = TileOutput<kS8U8, kRowFactor>(o, done);
     mr -= done;
   }
-  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, t);
-  const FusedOutput rest = t;
+  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, rest);
   ForEachTile(mr, [&](int r0, int rows) {
-    t.row_const = rest.row_const ? rest.row_const + r0 : nullptr;
-    if (kRowFactor) t.row_factor = rest.row_factor + r0;
-    if (kS8U8) t.mult = rest.mult + r0;
-    t.out = static_cast<uint8_t*>(rest.out) + r0 * rest.ldo;
-    Requant8<kS8U8, kRowFactor>(rows, k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b, t);
+    Requant8<kS8U8, kRowFactor>(rows, k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b,
+                                TileOutput<kS8U8, kRowFactor>(rest, r0));
   });
 }
 
@@ -384,11 +391,8 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o) {
   if (mr <= kMaxMr) return RequantIndirect8(mr, segments, seg_k4, rows, b, o);
-  FusedOutput t = o;
   ForEachTile(mr, [&](int r0, int n) {
-    t.row_const = o.row_const ? o.row_const + r0 : nullptr;
-    t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
-    RequantIndirect8(n, segments, seg_k4, rows + r0 * segments, b, t);
+    RequantIndirect8(n, segments, seg_k4, rows + r0 * segments, b, TileOutput<false, false>(o, r0));
   });
 }
 
