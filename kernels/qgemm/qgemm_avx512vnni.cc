@@ -105,27 +105,57 @@ inline __mmask16 LaneMask(int n) {
   return n >= 16 ? __mmask16{0xffff} : n <= 0 ? __mmask16{0} : static_cast<__mmask16>((1u << n) - 1);
 }
 
+// The output stage's per-panel values (qgemm.h FusedOutput), formed once per run of tiles:
+// masks for the valid columns, the sums' per-column starting values (col_term, u8·s8 only),
+// per-column multipliers (u8·s8) or col_factor (kRowFactor), and the pack bounds.
+template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
+struct PanelStage {
+  __mmask16 klo, khi;
+  __mmask64 kout;
+  __m512i start_lo, start_hi, cf_lo, cf_hi;
+  __m512 mlo, mhi;
+  PackBounds512 bounds;
+  uint8_t* out;
+  int64_t ldo;
+
+  explicit PanelStage(const FusedOutput& o)
+      : klo(LaneMask(o.cols)),
+        khi(LaneMask(o.cols - 16)),
+        kout(o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1),
+        start_lo(kS8U8 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(klo, o.col_term)),
+        start_hi(kS8U8 || kHalf ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(khi, o.col_term + 16)),
+        cf_lo(kRowFactor ? _mm512_maskz_loadu_epi32(klo, o.col_factor) : _mm512_setzero_si512()),
+        cf_hi(kRowFactor && !kHalf ? _mm512_maskz_loadu_epi32(khi, o.col_factor + 16) : _mm512_setzero_si512()),
+        mlo(kS8U8 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(klo, o.mult)),
+        mhi(kS8U8 || kHalf ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(khi, o.mult + 16)),
+        bounds(MakePackBounds512(kSigned ? 127 : 255, o.zy)),
+        out(static_cast<uint8_t*>(o.out)),
+        ldo(o.ldo) {}
+};
+
 // The fused kernels' k loop: the sums start from the correction terms that do not depend on the
-// k loop — row_const, and col_term (u8·s8) — then go through an L1 buffer: with the epilogue in
-// the same register allocation GCC 12 copies every accumulator once per k step.
-template <int MR, bool kS8U8, bool kHalf>
-inline __attribute__((always_inline)) void InitSums(const FusedOutput& o, __m512i (&lo)[MR], __m512i (&hi)[MR]) {
-  const __m512i ct_lo = kS8U8 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(LaneMask(o.cols), o.col_term);
-  const __m512i ct_hi = kS8U8 || kHalf ? _mm512_setzero_si512()
-                                       : _mm512_maskz_loadu_epi32(LaneMask(o.cols - 16), o.col_term + 16);
-  if (!o.row_const) {  // all zero (matmuls without weight zero points)
+// k loop — row_const (when set), and col_term (u8·s8) in start — then go through an L1 buffer:
+// with the epilogue in the same register allocation GCC 12 copies every accumulator once per k step.
+struct SumStart {
+  __m512i lo, hi;
+  const int32_t* row_const;  // this tile's, or nullptr
+};
+
+template <int MR>
+inline __attribute__((always_inline)) void InitSums(const SumStart& s, __m512i (&lo)[MR], __m512i (&hi)[MR]) {
+  if (!s.row_const) {  // all zero (matmuls without weight zero points)
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      lo[r] = ct_lo;
-      hi[r] = ct_hi;
+      lo[r] = s.lo;
+      hi[r] = s.hi;
     }
     return;
   }
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
-    const __m512i rc = _mm512_set1_epi32(o.row_const[r]);
-    lo[r] = _mm512_add_epi32(ct_lo, rc);
-    hi[r] = _mm512_add_epi32(ct_hi, rc);
+    const __m512i rc = _mm512_set1_epi32(s.row_const[r]);
+    lo[r] = _mm512_add_epi32(s.lo, rc);
+    hi[r] = _mm512_add_epi32(s.hi, rc);
   }
 }
 
@@ -140,76 +170,81 @@ inline __attribute__((always_inline)) void StoreSums(const __m512i (&lo)[MR], co
 }
 
 template <int MR, bool kS8U8, bool kHalf>
-__attribute__((noinline)) void TileSums(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o,
+__attribute__((noinline)) void TileSums(int64_t k4, const uint8_t* a, int64_t lda, const void* b, const SumStart& s,
                                         int32_t (*c)[32]) {
   __m512i lo[MR], hi[MR];
-  InitSums<MR, kS8U8, kHalf>(o, lo, hi);
-  Accumulate<MR, kS8U8, kHalf>(k4, StridedRows{static_cast<const uint8_t*>(a), lda}, b, lo, hi);
+  InitSums<MR>(s, lo, hi);
+  Accumulate<MR, kS8U8, kHalf>(k4, StridedRows{a, lda}, b, lo, hi);
   StoreSums<MR, kHalf>(lo, hi, c);
 }
 
 // The same over indirect rows: `segments` runs of seg_k4 k-quads per row, B's k in run order.
 template <int MR, bool kHalf>
 __attribute__((noinline)) void TileSumsIndirect(int segments, int64_t seg_k4, const uint8_t* const* rows,
-                                                const void* b, const FusedOutput& o, int32_t (*c)[32]) {
+                                                const void* b, const SumStart& s, int32_t (*c)[32]) {
   __m512i lo[MR], hi[MR];
-  InitSums<MR, false, kHalf>(o, lo, hi);
-  for (int s = 0; s < segments; ++s) {
-    Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + s, segments},
-                                 static_cast<const uint8_t*>(b) + s * seg_k4 * 128, lo, hi);
+  InitSums<MR>(s, lo, hi);
+  for (int seg = 0; seg < segments; ++seg) {
+    Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + seg, segments},
+                                 static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
   }
   StoreSums<MR, kHalf>(lo, hi, c);
 }
 
-// A tile with its output stage (qgemm.h FusedOutput): row_factor·col_factor where kRowFactor
-// (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's float32/half-even
-// operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512). kS8U8
-// (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
+// The output stage of the tile whose first row is row r0 of the block: row_factor·col_factor
+// where kRowFactor (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's
+// float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
+// kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
-inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], const FusedOutput& o) {
-  const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
-  const __mmask64 kout = o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1;
-  const PackBounds512 bounds = MakePackBounds512(kSigned ? 127 : 255, o.zy);
-  __m512 mlo = _mm512_setzero_ps(), mhi = _mm512_setzero_ps();
-  if (!kS8U8) {
-    mlo = _mm512_maskz_loadu_ps(klo, o.mult);
-    if (!kHalf) mhi = _mm512_maskz_loadu_ps(khi, o.mult + 16);
-  }
+inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
+                                                    const FusedOutput& o, int r0) {
+  uint8_t* out = ps.out + r0 * ps.ldo;
   int r = 0;
   if (kHalf && !kS8U8 && !kRowFactor) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
-    uint8_t* out = static_cast<uint8_t*>(o.out);
 #pragma GCC unroll 4
     for (; r + 2 <= MR; r += 2) {
-      RequantizeStoreRows512<kSigned>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), mlo, bounds,
-                                      out + r * o.ldo, out + (r + 1) * o.ldo, klo);
+      RequantizeStoreRows512<kSigned>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), ps.mlo, ps.bounds,
+                                      out + r * ps.ldo, out + (r + 1) * ps.ldo, ps.klo);
     }
   }
 #pragma GCC unroll 8
   for (; r < MR; ++r) {
-    if (kS8U8) mlo = mhi = _mm512_set1_ps(o.mult[r]);
+    const __m512 mlo = kS8U8 ? _mm512_set1_ps(o.mult[r0 + r]) : ps.mlo;
+    const __m512 mhi = kS8U8 ? mlo : ps.mhi;
     __m512i lo = _mm512_load_si512(c[r]), hi = kHalf ? lo : _mm512_load_si512(c[r] + 16);
     if (kRowFactor) {
-      const __m512i f = _mm512_set1_epi32(o.row_factor[r]);
-      lo = _mm512_add_epi32(lo, _mm512_mullo_epi32(f, _mm512_maskz_loadu_epi32(klo, o.col_factor)));
-      if (!kHalf) hi = _mm512_add_epi32(hi, _mm512_mullo_epi32(f, _mm512_maskz_loadu_epi32(khi, o.col_factor + 16)));
+      const __m512i f = _mm512_set1_epi32(o.row_factor[r0 + r]);
+      lo = _mm512_add_epi32(lo, _mm512_mullo_epi32(f, ps.cf_lo));
+      if (!kHalf) hi = _mm512_add_epi32(hi, _mm512_mullo_epi32(f, ps.cf_hi));
     }
-    RequantizeStore512<kSigned, kHalf>(lo, hi, mlo, mhi, bounds, static_cast<uint8_t*>(o.out) + r * o.ldo, kout);
+    RequantizeStore512<kSigned, kHalf>(lo, hi, mlo, mhi, ps.bounds, out + r * ps.ldo, ps.kout);
   }
 }
 
+// `tiles` tiles of MR rows from row r0 of the block, each its k loop then its output stage; the
+// panel's values formed once for all of them.
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
-__attribute__((noinline)) void TileRequant(int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+__attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint8_t* a, int64_t lda, const void* b,
+                                       const FusedOutput& o) {
+  const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
   alignas(64) int32_t c[MR][32];
-  TileSums<MR, kS8U8, kHalf>(k4, a, lda, b, o, c);
-  Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf>(c, o);
+  for (int t = 0; t < tiles; ++t, r0 += MR) {
+    const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
+    TileSums<MR, kS8U8, kHalf>(k4, a + r0 * lda, lda, b, s, c);
+    Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf>(c, ps, o, r0);
+  }
 }
 
 template <int MR, bool kSigned, bool kHalf>
-__attribute__((noinline)) void TileRequantIndirect(int segments, int64_t seg_k4, const uint8_t* const* rows,
-                                                   const void* b, const FusedOutput& o) {
+__attribute__((noinline)) void TileRunIndirect(int tiles, int r0, int segments, int64_t seg_k4,
+                                               const uint8_t* const* rows, const void* b, const FusedOutput& o) {
+  const PanelStage<kSigned, false, false, kHalf> ps(o);
   alignas(64) int32_t c[MR][32];
-  TileSumsIndirect<MR, kHalf>(segments, seg_k4, rows, b, o, c);
-  Epilogue<MR, kSigned, false, false, kHalf>(c, o);
+  for (int t = 0; t < tiles; ++t, r0 += MR) {
+    const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
+    TileSumsIndirect<MR, kHalf>(segments, seg_k4, rows + r0 * segments, b, s, c);
+    Epilogue<MR, kSigned, false, false, kHalf>(c, ps, o, r0);
+  }
 }
 
 // Short-k tiles (k4 ≤ qgemm.h kShortK4: pointwise layers of at most 32 input channels). With so few k
@@ -303,75 +338,38 @@ int ShortKRows(int mr, int64_t k4, const void* a, int64_t lda, const void* b, co
   return tiles * tile;
 }
 
+// Rows [r_begin, mr) of a block as near-equal tiles of at most kMaxMr rows (the first ones one
+// row taller), in order: at most two runs, one call each. No division per tile: this runs for
+// every block of short layers.
+template <typename Run>
+inline void ForEachRun(int r_begin, int mr, Run run) {
+  const int n = mr - r_begin;
+  if (n <= 0) return;
+  const int tiles = (n + kMaxMr - 1) / kMaxMr, base = n / tiles, extra = n % tiles;
+  if (extra) DispatchRows(base + 1, [&](auto rows) { run(rows, extra, r_begin); });
+  DispatchRows(base, [&](auto rows) { run(rows, tiles - extra, r_begin + extra * (base + 1)); });
+}
+
 template <bool kS8U8, bool kRowFactor>
-void Requant8(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
-  DispatchRows(mr, [&](auto rows) {
-    constexpr int R = decltype(rows)::value;
+void RequantRows(int r_begin, int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
+  const uint8_t* rows = static_cast<const uint8_t*>(a);
+  ForEachRun(r_begin, mr, [&](auto tile_rows, int tiles, int r0) {
+    constexpr int R = decltype(tile_rows)::value;
     if (o.cols <= 16) {
-      o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor, true>(k4, a, lda, b, o)
-                   : TileRequant<R, false, kS8U8, kRowFactor, true>(k4, a, lda, b, o);
+      o.out_signed ? TileRun<R, true, kS8U8, kRowFactor, true>(tiles, r0, k4, rows, lda, b, o)
+                   : TileRun<R, false, kS8U8, kRowFactor, true>(tiles, r0, k4, rows, lda, b, o);
     } else {
-      o.out_signed ? TileRequant<R, true, kS8U8, kRowFactor, false>(k4, a, lda, b, o)
-                   : TileRequant<R, false, kS8U8, kRowFactor, false>(k4, a, lda, b, o);
+      o.out_signed ? TileRun<R, true, kS8U8, kRowFactor, false>(tiles, r0, k4, rows, lda, b, o)
+                   : TileRun<R, false, kS8U8, kRowFactor, false>(tiles, r0, k4, rows, lda, b, o);
     }
   });
-}
-
-// Any number of rows, as tiles of kMaxMr against the same panel (qgemm.h: fused kernels take
-// mr > kMaxMr, so one call serves a whole block of rows).
-// mr rows as near-equal tiles of at most kMaxMr rows (the first mr % tiles one row taller), in
-// order; fn(r0, rows) per tile. No division per tile: this runs for every 8 rows of short layers.
-template <typename Fn>
-inline void ForEachTile(int mr, Fn fn) {
-  const int tiles = (mr + kMaxMr - 1) / kMaxMr, base = mr / tiles, extra = mr % tiles;
-  for (int i = 0, r0 = 0; i < tiles; ++i) {
-    const int rows = base + (i < extra ? 1 : 0);
-    fn(r0, rows);
-    r0 += rows;
-  }
-}
-
-// The output description of the tile whose first row is row r0 of o's rows.
-template <bool kS8U8, bool kRowFactor>
-FusedOutput TileOutput(const FusedOutput& o, int r0) {
-  FusedOutput t = o;
-  t.row_const = o.row_const ? o.row_const + r0 : nullptr;
-  if (kRowFactor) t.row_factor = o.row_factor + r0;
-  if (kS8U8) t.mult = o.mult + r0;
-  t.out = static_cast<uint8_t*>(o.out) + r0 * o.ldo;
-  return t;
 }
 
 template <bool kS8U8, bool kRowFactor>
 void Requant(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
-  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, o);  // GEMV tiles: nothing else first
-  FusedOutput rest = o;
-  if (!kS8U8 && !kRowFactor) {
-    const int done = ShortKRows(mr, k4, a, lda, b, o);
-    if (done == mr) return;
-    a = static_cast<const uint8_t*>(a) + done * lda;
-    rest = TileOutput<kS8U8, kRowFactor>(o, done);
-    mr -= done;
-  }
-  if (mr <= kMaxMr) return Requant8<kS8U8, kRowFactor>(mr, k4, a, lda, b, rest);
-  ForEachTile(mr, [&](int r0, int rows) {
-    Requant8<kS8U8, kRowFactor>(rows, k4, static_cast<const uint8_t*>(a) + r0 * lda, lda, b,
-                                TileOutput<kS8U8, kRowFactor>(rest, r0));
-  });
-}
-
-void RequantIndirect8(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows, const void* b,
-                      const FusedOutput& o) {
-  DispatchRows(mr, [&](auto r) {
-    constexpr int R = decltype(r)::value;
-    if (o.cols <= 16) {
-      o.out_signed ? TileRequantIndirect<R, true, true>(segments, seg_k4, rows, b, o)
-                   : TileRequantIndirect<R, false, true>(segments, seg_k4, rows, b, o);
-    } else {
-      o.out_signed ? TileRequantIndirect<R, true, false>(segments, seg_k4, rows, b, o)
-                   : TileRequantIndirect<R, false, false>(segments, seg_k4, rows, b, o);
-    }
-  });
+  // GEMV tiles (mr ≤ kMaxMr): nothing else first.
+  const int done = kS8U8 || kRowFactor || mr <= kMaxMr ? 0 : ShortKRows(mr, k4, a, lda, b, o);
+  if (done < mr) RequantRows<kS8U8, kRowFactor>(done, mr, k4, a, lda, b, o);
 }
 
 #pragma GCC diagnostic pop
@@ -390,9 +388,15 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
 
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o) {
-  if (mr <= kMaxMr) return RequantIndirect8(mr, segments, seg_k4, rows, b, o);
-  ForEachTile(mr, [&](int r0, int n) {
-    RequantIndirect8(n, segments, seg_k4, rows + r0 * segments, b, TileOutput<false, false>(o, r0));
+  ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
+    constexpr int R = decltype(tile_rows)::value;
+    if (o.cols <= 16) {
+      o.out_signed ? TileRunIndirect<R, true, true>(tiles, r0, segments, seg_k4, rows, b, o)
+                   : TileRunIndirect<R, false, true>(tiles, r0, segments, seg_k4, rows, b, o);
+    } else {
+      o.out_signed ? TileRunIndirect<R, true, false>(tiles, r0, segments, seg_k4, rows, b, o)
+                   : TileRunIndirect<R, false, false>(tiles, r0, segments, seg_k4, rows, b, o);
+    }
   });
 }
 

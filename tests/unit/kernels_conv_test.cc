@@ -34,6 +34,9 @@ class ConvTester {
   ConvTester& Bias(bool b) { bias_ = b; return *this; }
   ConvTester& Extremes(bool e) { extremes_ = e; return *this; }
   ConvTester& Integer(bool i) { integer_ = i; return *this; }
+  // Per-channel weight zero points of any value on QLinearConv too: outside ONNX's symmetric
+  // convention but accepted, and the only way per-row weight terms vary across a fused tile.
+  ConvTester& AsymmetricChannels(bool a) { asymmetric_ = a; return *this; }
 
   std::string Describe() const {
     std::ostringstream s;
@@ -41,7 +44,7 @@ class ConvTester {
       << "x" << w_ << " k=" << kh_ << "x" << kw_ << " group=" << group_ << " stride=" << sh_ << "," << sw_
       << " dilation=" << dil_ << " pads=" << pads_[0] << "," << pads_[1] << "," << pads_[2] << "," << pads_[3]
       << " x=" << DTypeName(x_type_) << " per_channel=" << per_channel_ << " bias=" << bias_
-      << " extremes=" << extremes_;
+      << " extremes=" << extremes_ << " asymmetric_channels=" << asymmetric_;
     return s.str();
   }
 
@@ -60,7 +63,7 @@ class ConvTester {
     // Per-channel int8 weights are symmetric in ONNX (zero point 0); a per-tensor zero point and
     // ConvInteger's take any value (they reach the per-row correction terms of every path).
     for (int64_t i = 0; i < nw; ++i) {
-      zw.SetInt(i, integer_ || !per_channel_ ? static_cast<int64_t>(rng() % 256) - 128 : 0);
+      zw.SetInt(i, integer_ || !per_channel_ || asymmetric_ ? static_cast<int64_t>(rng() % 256) - 128 : 0);
       sw.SetDouble(i, 0.001 + (rng() % 1000) * 2e-5);
     }
     for (int64_t i = 0; i < m_; ++i) bias.SetInt(i, static_cast<int64_t>(rng() % 200001) - 100000);
@@ -77,7 +80,7 @@ class ConvTester {
   int64_t c_ = 3, m_ = 4, h_ = 7, w_ = 7, kh_ = 3, kw_ = 3, group_ = 1, sh_ = 1, sw_ = 1, dil_ = 1, batch_ = 1;
   std::array<int64_t, 4> pads_{0, 0, 0, 0};
   DType x_type_ = DType::kUInt8;
-  bool per_channel_ = false, bias_ = true, extremes_ = false, integer_ = false;
+  bool per_channel_ = false, bias_ = true, extremes_ = false, integer_ = false, asymmetric_ = false;
 };
 
 uint32_t Seed() { return ::testing::UnitTest::GetInstance()->random_seed(); }
@@ -125,6 +128,11 @@ TEST(KernelsConv, GeometrySweepEqualsReference) {
   cases.push_back(ConvTester().Channels(8, 8).Group(8).Image(3, 17).Pads(1, 1, 1, 1).Signed(true).Bias(false));
   // Many channels on a small plane: channels-last depthwise threads split channel blocks, not rows.
   cases.push_back(ConvTester().Channels(400, 400).Group(400).Image(7, 7).Pads(1, 1, 1, 1).PerChannel(true));
+  // A zero point per output channel: per-row terms differ in every row of every tile (20 and 43
+  // rows: tiles of 7/7/6 and 8·4 + 3·… rows, so a row offset from the wrong tile shows).
+  cases.push_back(ConvTester().Channels(11, 20).Image(6, 7).Pads(1, 1, 1, 1).PerChannel(true).AsymmetricChannels(true));
+  cases.push_back(ConvTester().Channels(24, 43).Image(5, 5).Kernel(1, 1).PerChannel(true).AsymmetricChannels(true)
+                      .Signed(true).Extremes(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
