@@ -194,8 +194,9 @@ __attribute__((noinline)) void TileSumsIndirect(int segments, int64_t seg_k4, co
 // The output stage of the tile whose first row is row r0 of the block: row_factor·col_factor
 // where kRowFactor (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's
 // float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
-// kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones.
-template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
+// kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones. kClamp: false
+// when every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512).
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
 inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
                                                     const FusedOutput& o, int r0) {
   uint8_t* out = ps.out + r0 * ps.ldo;
@@ -203,7 +204,7 @@ inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], cons
   if (kHalf && !kS8U8 && !kRowFactor) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
 #pragma GCC unroll 4
     for (; r + 2 <= MR; r += 2) {
-      RequantizeStoreRows512<kSigned>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), ps.mlo, ps.bounds,
+      RequantizeStoreRows512<kSigned, kClamp>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), ps.mlo, ps.bounds,
                                       out + r * ps.ldo, out + (r + 1) * ps.ldo, ps.klo);
     }
   }
@@ -217,13 +218,13 @@ inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], cons
       lo = _mm512_add_epi32(lo, _mm512_mullo_epi32(f, ps.cf_lo));
       if (!kHalf) hi = _mm512_add_epi32(hi, _mm512_mullo_epi32(f, ps.cf_hi));
     }
-    RequantizeStore512<kSigned, kHalf>(lo, hi, mlo, mhi, ps.bounds, out + r * ps.ldo, ps.kout);
+    RequantizeStore512<kSigned, kHalf, kClamp>(lo, hi, mlo, mhi, ps.bounds, out + r * ps.ldo, ps.kout);
   }
 }
 
 // `tiles` tiles of MR rows from row r0 of the block, each its k loop then its output stage; the
 // panel's values formed once for all of them.
-template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf>
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
 __attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint8_t* a, int64_t lda, const void* b,
                                        const FusedOutput& o) {
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
@@ -231,11 +232,11 @@ __attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint
   for (int t = 0; t < tiles; ++t, r0 += MR) {
     const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
     TileSums<MR, kS8U8, kHalf>(k4, a + r0 * lda, lda, b, s, c);
-    Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf>(c, ps, o, r0);
+    Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(c, ps, o, r0);
   }
 }
 
-template <int MR, bool kSigned, bool kHalf>
+template <int MR, bool kSigned, bool kHalf, bool kClamp>
 __attribute__((noinline)) void TileRunIndirect(int tiles, int r0, int segments, int64_t seg_k4,
                                                const uint8_t* const* rows, const void* b, const FusedOutput& o) {
   const PanelStage<kSigned, false, false, kHalf> ps(o);
@@ -243,8 +244,23 @@ __attribute__((noinline)) void TileRunIndirect(int tiles, int r0, int segments, 
   for (int t = 0; t < tiles; ++t, r0 += MR) {
     const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
     TileSumsIndirect<MR, kHalf>(segments, seg_k4, rows + r0 * segments, b, s, c);
-    Epilogue<MR, kSigned, false, false, kHalf>(c, ps, o, r0);
+    Epilogue<MR, kSigned, false, false, kHalf, kClamp>(c, ps, o, r0);
   }
+}
+
+// f(kSigned, kHalf, kClamp), each a std::bool_constant, for the output stage o describes: signed
+// output, at most 16 valid columns, and the float clamp unless kMayDropClamp and every
+// multiplier is below 1 (the s8·u8 form's per-row multipliers are not checked, so it keeps it).
+template <bool kMayDropClamp, typename F>
+inline void DispatchStage(const FusedOutput& o, F f) {
+  auto clamp = [&](auto is_signed, auto half) {
+    if constexpr (kMayDropClamp) {
+      if (o.mult_below_one) return f(is_signed, half, std::false_type{});
+    }
+    f(is_signed, half, std::true_type{});
+  };
+  auto half = [&](auto is_signed) { o.cols <= 16 ? clamp(is_signed, std::true_type{}) : clamp(is_signed, std::false_type{}); };
+  o.out_signed ? half(std::true_type{}) : half(std::false_type{});
 }
 
 // Short-k tiles (k4 ≤ qgemm.h kShortK4: pointwise layers of at most 32 input channels). With so few k
@@ -304,12 +320,6 @@ __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const vo
   }
 }
 
-template <int K4, bool kSigned, bool kClamp>
-void ShortK(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
-  o.cols <= 16 ? ShortKTiles<K4, kSigned, true, kClamp>(tiles, a, b, o)
-               : ShortKTiles<K4, kSigned, false, kClamp>(tiles, a, b, o);
-}
-
 // Rows [0, mr) through ShortKTiles where they apply; returns how many rows it covered (whole
 // tiles, from the first row).
 int ShortKRows(int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
@@ -318,12 +328,9 @@ int ShortKRows(int mr, int64_t k4, const void* a, int64_t lda, const void* b, co
   const int tiles = mr / tile;
   const uint8_t* rows = static_cast<const uint8_t*>(a);
   auto run = [&](auto k4_constant) {
-    constexpr int K4 = decltype(k4_constant)::value;
-    if (o.mult_below_one) {
-      o.out_signed ? ShortK<K4, true, false>(tiles, rows, b, o) : ShortK<K4, false, false>(tiles, rows, b, o);
-    } else {
-      o.out_signed ? ShortK<K4, true, true>(tiles, rows, b, o) : ShortK<K4, false, true>(tiles, rows, b, o);
-    }
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      ShortKTiles<decltype(k4_constant)::value, is_signed, half, clamp>(tiles, rows, b, o);
+    });
   };
   switch (k4) {
     case 1: run(std::integral_constant<int, 1>{}); break;
@@ -354,14 +361,9 @@ template <bool kS8U8, bool kRowFactor>
 void RequantRows(int r_begin, int mr, int64_t k4, const void* a, int64_t lda, const void* b, const FusedOutput& o) {
   const uint8_t* rows = static_cast<const uint8_t*>(a);
   ForEachRun(r_begin, mr, [&](auto tile_rows, int tiles, int r0) {
-    constexpr int R = decltype(tile_rows)::value;
-    if (o.cols <= 16) {
-      o.out_signed ? TileRun<R, true, kS8U8, kRowFactor, true>(tiles, r0, k4, rows, lda, b, o)
-                   : TileRun<R, false, kS8U8, kRowFactor, true>(tiles, r0, k4, rows, lda, b, o);
-    } else {
-      o.out_signed ? TileRun<R, true, kS8U8, kRowFactor, false>(tiles, r0, k4, rows, lda, b, o)
-                   : TileRun<R, false, kS8U8, kRowFactor, false>(tiles, r0, k4, rows, lda, b, o);
-    }
+    DispatchStage<!kS8U8>(o, [&](auto is_signed, auto half, auto clamp) {
+      TileRun<decltype(tile_rows)::value, is_signed, kS8U8, kRowFactor, half, clamp>(tiles, r0, k4, rows, lda, b, o);
+    });
   });
 }
 
@@ -389,14 +391,9 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o) {
   ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
-    constexpr int R = decltype(tile_rows)::value;
-    if (o.cols <= 16) {
-      o.out_signed ? TileRunIndirect<R, true, true>(tiles, r0, segments, seg_k4, rows, b, o)
-                   : TileRunIndirect<R, false, true>(tiles, r0, segments, seg_k4, rows, b, o);
-    } else {
-      o.out_signed ? TileRunIndirect<R, true, false>(tiles, r0, segments, seg_k4, rows, b, o)
-                   : TileRunIndirect<R, false, false>(tiles, r0, segments, seg_k4, rows, b, o);
-    }
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      TileRunIndirect<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, rows, b, o);
+    });
   });
 }
 

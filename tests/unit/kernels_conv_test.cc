@@ -37,6 +37,9 @@ class ConvTester {
   // Per-channel weight zero points of any value on QLinearConv too: outside ONNX's symmetric
   // convention but accepted, and the only way per-row weight terms vary across a fused tile.
   ConvTester& AsymmetricChannels(bool a) { asymmetric_ = a; return *this; }
+  // A tiny output scale: multipliers far above 1, so float(acc)·m passes 2^31 and the fused
+  // output stages need their float clamp (kernels/requant_lanes.h ScaleClamp512).
+  ConvTester& TinyOutputScale(bool t) { tiny_sy_ = t; return *this; }
 
   std::string Describe() const {
     std::ostringstream s;
@@ -44,7 +47,7 @@ class ConvTester {
       << "x" << w_ << " k=" << kh_ << "x" << kw_ << " group=" << group_ << " stride=" << sh_ << "," << sw_
       << " dilation=" << dil_ << " pads=" << pads_[0] << "," << pads_[1] << "," << pads_[2] << "," << pads_[3]
       << " x=" << DTypeName(x_type_) << " per_channel=" << per_channel_ << " bias=" << bias_
-      << " extremes=" << extremes_ << " asymmetric_channels=" << asymmetric_;
+      << " extremes=" << extremes_ << " asymmetric_channels=" << asymmetric_ << " tiny_sy=" << tiny_sy_;
     return s.str();
   }
 
@@ -67,7 +70,8 @@ class ConvTester {
       sw.SetDouble(i, 0.001 + (rng() % 1000) * 2e-5);
     }
     for (int64_t i = 0; i < m_; ++i) bias.SetInt(i, static_cast<int64_t>(rng() % 200001) - 100000);
-    const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), sy = Tensor::Scalar(DType::kFloat32, 0.25 + (rng() % 100) * 0.01);
+    const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02);
+    const Tensor sy = Tensor::Scalar(DType::kFloat32, tiny_sy_ ? 1e-9 : 0.25 + (rng() % 100) * 0.01);
     const Tensor zy = Tensor::Scalar(x_type_, static_cast<double>(pick(xlo, xhi)));
     std::vector<const Tensor*> in;
     const Node n = MakeConvNode(integer_, {group_, {sh_, sw_}, dil_, pads_},
@@ -80,7 +84,7 @@ class ConvTester {
   int64_t c_ = 3, m_ = 4, h_ = 7, w_ = 7, kh_ = 3, kw_ = 3, group_ = 1, sh_ = 1, sw_ = 1, dil_ = 1, batch_ = 1;
   std::array<int64_t, 4> pads_{0, 0, 0, 0};
   DType x_type_ = DType::kUInt8;
-  bool per_channel_ = false, bias_ = true, extremes_ = false, integer_ = false, asymmetric_ = false;
+  bool per_channel_ = false, bias_ = true, extremes_ = false, integer_ = false, asymmetric_ = false, tiny_sy_ = false;
 };
 
 uint32_t Seed() { return ::testing::UnitTest::GetInstance()->random_seed(); }
@@ -155,6 +159,9 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   cases.push_back(ConvTester().Channels(2, 9).Image(8, 8).Kernel(2, 2).PerChannel(true));  // runs of 2·2 bytes
   cases.push_back(ConvTester().Channels(3, 9).Image(8, 8).Kernel(3, 3).PerChannel(true));  // 9-byte runs: built rows
   cases.push_back(ConvTester().Channels(16, 70).Image(20, 20).Pads(1, 1, 1, 1).PerChannel(true).Bias(false));
+  // Multipliers far above 1, in place (3×3) and pointwise (k = 64, past the short-k tiles).
+  cases.push_back(ConvTester().Channels(8, 20).Image(9, 9).Pads(1, 1, 1, 1).PerChannel(true).TinyOutputScale(true));
+  cases.push_back(ConvTester().Channels(64, 40).Image(6, 5).Kernel(1, 1).PerChannel(true).TinyOutputScale(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
