@@ -14,7 +14,7 @@ bool InferMemo::Matches(const std::vector<const Tensor*>& inputs) const {
     if (k.present != (t != nullptr)) return false;
     if (!t) continue;
     if (t->dtype() != k.dtype || t->shape() != k.shape) return false;
-    if (t->numel() <= kInferConstantElements &&
+    if (Covers(t) &&
         (t->bytes().size() != k.bytes.size() || std::memcmp(t->bytes().data(), k.bytes.data(), k.bytes.size()) != 0)) {
       return false;
     }
@@ -22,14 +22,16 @@ bool InferMemo::Matches(const std::vector<const Tensor*>& inputs) const {
   return true;
 }
 
-StatusOr<std::vector<Tensor>> InferMemo::AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs) {
+bool InferMemo::Covers(const Tensor* input) { return !input || input->numel() <= kInferConstantElements; }
+
+StatusOr<InferMemo::Allocation> InferMemo::Allocate(const Node& node, const std::vector<const Tensor*>& inputs) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (Matches(inputs)) {
-      std::vector<Tensor> out;
-      out.reserve(outputs_.size());
-      for (const auto& [dtype, shape] : outputs_) out.push_back(Tensor::Uninitialized(dtype, shape));
-      return out;
+      Allocation a{{}, plan_, signature_};
+      a.outputs.reserve(outputs_.size());
+      for (const auto& [dtype, shape] : outputs_) a.outputs.push_back(Tensor::Uninitialized(dtype, shape));
+      return a;
     }
   }
   QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, qfarm::AllocateOutputs(node, inputs, /*zero=*/false));
@@ -39,12 +41,18 @@ StatusOr<std::vector<Tensor>> InferMemo::AllocateOutputs(const Node& node, const
     const Tensor* t = inputs[i];
     if (!t) continue;
     key_[i] = Input{true, t->dtype(), t->shape(), {}};
-    if (t->numel() <= kInferConstantElements) key_[i].bytes.assign(t->bytes().begin(), t->bytes().end());
+    if (Covers(t)) key_[i].bytes.assign(t->bytes().begin(), t->bytes().end());
   }
   outputs_.clear();
   for (const Tensor& t : out) outputs_.emplace_back(t.dtype(), t.shape());
   valid_ = true;
-  return out;
+  plan_.reset();
+  return Allocation{std::move(out), nullptr, ++signature_};
+}
+
+void InferMemo::RememberPlan(uint64_t signature, std::shared_ptr<const NodePlan> plan) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (valid_ && signature == signature_) plan_ = std::move(plan);
 }
 
 }  // namespace qfarm::kernels

@@ -17,11 +17,28 @@
 
 namespace qfarm::kernels {
 
+// What an op derives from its node, its inputs' types and shapes, the values of its small inputs
+// and the profile, beyond the output shapes (geometry, zero points, requantization parameters):
+// remembered beside them for the same input signature (InferMemo::RememberPlan).
+struct NodePlan {
+  virtual ~NodePlan() = default;
+};
+
 class InferMemo {
  public:
+  struct Allocation {
+    std::vector<Tensor> outputs;
+    std::shared_ptr<const NodePlan> plan;  // remembered for these inputs, or null
+    uint64_t signature = 0;                // names these inputs' signature (RememberPlan)
+  };
   // AllocateOutputs(node, inputs, zero = false), remembered. `node` must be the one node this
   // memo belongs to, unchanged (PreparedWeights holds one per prepared node).
-  StatusOr<std::vector<Tensor>> AllocateOutputs(const Node& node, const std::vector<const Tensor*>& inputs);
+  StatusOr<Allocation> Allocate(const Node& node, const std::vector<const Tensor*>& inputs);
+  // Keeps `plan` for the inputs of `signature` (from Allocate), unless the memo has moved on to
+  // other inputs since. A plan may depend on the values of inputs of at most
+  // kInferConstantElements elements only (Covers): the other inputs' values are not compared.
+  void RememberPlan(uint64_t signature, std::shared_ptr<const NodePlan> plan);
+  static bool Covers(const Tensor* input);
 
  private:
   struct Input {
@@ -34,8 +51,10 @@ class InferMemo {
 
   std::mutex mu_;
   bool valid_ = false;
+  uint64_t signature_ = 0;  // counts the key's changes
   std::vector<Input> key_;
   std::vector<std::pair<DType, Shape>> outputs_;
+  std::shared_ptr<const NodePlan> plan_;
 };
 
 }  // namespace qfarm::kernels

@@ -9,6 +9,7 @@
 #include "kernels/dwconv.h"
 #include "kernels/dwconv_nhwc.h"
 #include "kernels/gemm.h"
+#include "kernels/op_plan.h"
 #include "kernels/parallel.h"
 #include "kernels/requant.h"
 #include "model/conv_geometry.h"
@@ -20,18 +21,16 @@ namespace {
 
 Status NotCovered() { return NotFound("not covered by the kernels"); }
 
-// One filter per input channel (group = channels): the direct depthwise kernel's case.
-bool IsDepthwise(const Node& node, const Tensor& w) {
-  return w.rank() >= 2 && w.dim(1) == 1 && node.AttrInt("group", 1) == w.dim(0);
+// The node's outputs, uninitialized (the kernels write every element); inferred once per input
+// signature when the weights were prepared, and then with the plan remembered for it, if any.
+StatusOr<InferMemo::Allocation> Outputs(const Node& node, const std::vector<const Tensor*>& in,
+                                        const PreparedWeights* prepared) {
+  if (prepared && prepared->infer) return prepared->infer->Allocate(node, in);
+  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, AllocateOutputs(node, in, /*zero=*/false));
+  return InferMemo::Allocation{std::move(out), nullptr, 0};
 }
 
-// The node's outputs, uninitialized (the kernels write every element); inferred once per input
-// signature when the weights were prepared.
-StatusOr<std::vector<Tensor>> Outputs(const Node& node, const std::vector<const Tensor*>& in,
-                                      const PreparedWeights* prepared) {
-  if (prepared && prepared->infer) return prepared->infer->AllocateOutputs(node, in);
-  return AllocateOutputs(node, in, /*zero=*/false);
-}
+InferMemo* MemoOf(const PreparedWeights* prepared) { return prepared ? prepared->infer.get() : nullptr; }
 
 // The depthwise loops' level for a GEMM path.
 DwIsa DepthwiseIsa(const QGemmKernel& kernel) {
@@ -39,36 +38,6 @@ DwIsa DepthwiseIsa(const QGemmKernel& kernel) {
 }
 
 bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
-
-std::vector<int32_t> IntsOf(const Tensor* t, int64_t n) {
-  if (!t) return std::vector<int32_t>(static_cast<size_t>(n), 0);
-  if (t->numel() == 1) return std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(t->GetInt(0)));
-  std::vector<int32_t> v(static_cast<size_t>(n));
-  if (t->dtype() == DType::kInt32) {  // biases: no per-element type dispatch
-    const auto d = t->data<int32_t>();
-    std::copy(d.begin(), d.begin() + n, v.begin());
-    return v;
-  }
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<int32_t>(t->GetInt(i));
-  return v;
-}
-
-// Requantization parameters of n output channels (scale s_w[i]; one entry when one s_w serves
-// all, see Requantizer): each distinct weight scale is formed once, as a runtime would.
-std::vector<RequantParams> ChannelRequantParams(const Profile& p, const std::vector<const Tensor*>& in, int64_t n) {
-  const float sx = static_cast<float>(in[1]->GetDouble(0)), sy = static_cast<float>(in[6]->GetDouble(0));
-  const Tensor& sw = *in[4];
-  if (sw.numel() == 1) return {MakeRequantParams(p, sx, static_cast<float>(sw.GetDouble(0)), sy)};
-  std::vector<RequantParams> rp;
-  rp.reserve(static_cast<size_t>(n));
-  float previous = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const float s = static_cast<float>(sw.GetDouble(j));
-    rp.push_back(j > 0 && s == previous ? rp.back() : MakeRequantParams(p, sx, s, sy));
-    previous = s;
-  }
-  return rp;
-}
 
 // QLinearMatMul / MatMulInteger with 2-D int8 B: A's leading dims flattened into rows.
 StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel, const Profile& p,
@@ -78,13 +47,18 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
   const Tensor* a = in[0];
   const Tensor* b = in[qlinear ? 3 : 1];
   if (!a || !b || b->dtype() != DType::kInt8 || b->rank() != 2 || a->rank() < 2 || !Is8(a->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Outputs(node, in, prepared));
+  QFARM_ASSIGN_OR_RETURN(InferMemo::Allocation alloc, Outputs(node, in, prepared));
+  QFARM_ASSIGN_OR_RETURN(std::shared_ptr<const MatMulPlan> plan,
+                         PlanFor<MatMulPlan>(
+                             MemoOf(prepared), alloc, in, {0, qlinear ? 3u : 1u},
+                             [&](const MatMulPlan& plan) { return plan.profile == p; },
+                             [&] { return StatusOr<std::shared_ptr<const MatMulPlan>>(MakeMatMulPlan(node, p, in)); }));
+  std::vector<Tensor> out = std::move(alloc.outputs);
   const int64_t k = b->dim(0), n = b->dim(1), m = a->numel() / k;
   const PreparedWeights local = prepared ? PreparedWeights{} : PrepareWeights(node, kernel, *b);
   const PackedWeights& packed = (prepared ? *prepared : local).groups.at(0);
   const Tensor* za = qlinear ? in[2] : (in.size() > 2 ? in[2] : nullptr);
-  const Tensor* zb = qlinear ? in[5] : (in.size() > 3 ? in[3] : nullptr);
-  std::vector<int32_t> zw = IntsOf(zb, n), za_rows;
+  std::vector<int32_t> za_rows;
   GemmProblem g;
   g.m = m;
   g.a = a->bytes().data();
@@ -99,10 +73,9 @@ StatusOr<std::vector<Tensor>> MatMul(const Node& node, const QGemmKernel& kernel
     g.a_zero = za ? static_cast<int32_t>(za->GetInt(0)) : 0;
   }
   g.b = &packed;
-  g.b_zero = zw.data();
+  g.b_zero = plan->zw.data();
   // Each finished tile goes straight to the output: rows of C are rows of Y.
-  std::optional<Requantizer> rq;
-  if (qlinear) rq.emplace(p, ChannelRequantParams(p, in, n), static_cast<int32_t>(in[7]->GetInt(0)), n);
+  const std::optional<Requantizer>& rq = plan->rq;
   Tensor& y = out[0];
   const TileSink sink = [&](const CTile& t) {
     const AccBlock block{t.data, t.rows, t.cols, t.n0, t.m0 * n + t.n0, n, 1, false, t.ld};
@@ -268,22 +241,21 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const Tensor* x = in[0];
   const Tensor* w = in[qlinear ? 3 : 1];
   if (!x || !w || w->dtype() != DType::kInt8 || !Is8(x->dtype())) return NotCovered();
-  QFARM_ASSIGN_OR_RETURN(std::vector<Tensor> out, Outputs(node, in, prepared));
-  auto geo = ResolveConvGeometry(node, x->shape(), {w->shape().begin() + 2, w->shape().end()}, false);
-  if (!geo.ok()) return geo.status();
-  const ConvGeometry& gm = *geo;
-  const int64_t batch = x->dim(0), cin = x->dim(1), cout = w->dim(0), group = node.AttrInt("group", 1);
+  QFARM_ASSIGN_OR_RETURN(InferMemo::Allocation alloc, Outputs(node, in, prepared));
+  QFARM_ASSIGN_OR_RETURN(std::shared_ptr<const ConvPlan> plan,
+                         PlanFor<ConvPlan>(
+                             MemoOf(prepared), alloc, in, {0, qlinear ? 3u : 1u},
+                             [&](const ConvPlan& plan) { return plan.profile == p && plan.kernel == &kernel; },
+                             [&] { return MakeConvPlan(node, kernel, p, in); }));
+  std::vector<Tensor> out = std::move(alloc.outputs);
+  const ConvGeometry& gm = plan->gm;
+  const int64_t batch = x->dim(0), cin = x->dim(1), cout = w->dim(0), group = plan->group;
   const int64_t cpg = w->dim(1), mpg = cout / group, taps = cpg * gm.kernel[0] * gm.kernel[1];
   const int64_t positions = gm.out[0] * gm.out[1];
-  const Tensor* zx_t = qlinear ? in[2] : (in.size() > 2 ? in[2] : nullptr);
-  const Tensor* zw_t = qlinear ? in[5] : (in.size() > 3 ? in[3] : nullptr);
-  const Tensor* bias_t = qlinear && in.size() > 8 ? in[8] : nullptr;
-  const int32_t zx = zx_t ? static_cast<int32_t>(zx_t->GetInt(0)) : 0;
-  const std::vector<int32_t> zw = IntsOf(zw_t, cout), bias = IntsOf(bias_t, cout);
-  std::optional<Requantizer> rq;
-  if (qlinear) {
-    rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
-  }
+  const int32_t zx = plan->zx;
+  const std::vector<int32_t>& zw = plan->zw;
+  const int32_t* bias = plan->has_bias ? plan->bias.data() : nullptr;
+  const Requantizer* rq = plan->rq ? &*plan->rq : nullptr;
   Tensor& y = out[0];
   const PreparedWeights local =
       prepared ? PreparedWeights{}
@@ -291,13 +263,13 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const PreparedWeights& weights = prepared ? *prepared : local;
   const uint8_t* xbytes = reinterpret_cast<const uint8_t*>(x->bytes().data());
   if (channels_last) {
-    if (!HasChannelsLastForm(node, kernel, *w)) {
+    if (!plan->channels_last_form) {
       return Internal("node '" + node.name + "': no channels-last form on " + std::string(kernel.name));
     }
-    if (IsDepthwise(node, *w)) {
+    if (plan->depthwise) {
       for (int64_t n = 0; n < batch; ++n) {
         DepthwiseNhwc({&gm, xbytes + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
-                       w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, rq ? &*rq : nullptr,
+                       w->data<int8_t>().data(), zw.data(), bias, cout, rq,
                        &y, n * cout * positions, DepthwiseIsa(kernel), threads, &weights.depthwise_nhwc});
       }
       return out;
@@ -305,16 +277,16 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     if (weights.channels_last.empty()) return Internal("node '" + node.name + "': channels-last weights not packed");
     for (int64_t n = 0; n < batch; ++n) {
       ConvNhwc({&gm, &kernel, &weights.channels_last[0], xbytes + n * cin * gm.in[0] * gm.in[1], cin,
-                x->dtype() == DType::kInt8, zx, zw.data(), bias_t ? bias.data() : nullptr, rq ? &*rq : nullptr, &y,
+                x->dtype() == DType::kInt8, zx, zw.data(), bias, rq, &y,
                 n * cout * positions, threads});
     }
     return out;
   }
-  if (!kernel.pair_sat16 && IsDepthwise(node, *w)) {
+  if (!kernel.pair_sat16 && plan->depthwise) {
     for (int64_t n = 0; n < batch; ++n) {
       Depthwise(gm, kernel, x->bytes().data() + n * cin * gm.in[0] * gm.in[1], x->dtype() == DType::kInt8, zx,
-                w->data<int8_t>().data(), zw.data(), bias_t ? bias.data() : nullptr, cout, threads,
-                rq ? &*rq : nullptr, n * cout * positions, y);
+                w->data<int8_t>().data(), zw.data(), bias, cout, threads,
+                rq, n * cout * positions, y);
     }
     return out;
   }
@@ -322,8 +294,8 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
     if (weights.rows.size() != static_cast<size_t>(group)) {
       return Internal("node '" + node.name + "': channels-first weights not packed");
     }
-    ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias_t ? bias.data() : nullptr, batch,
-             cin, cout, group, threads, rq ? &*rq : nullptr, y);
+    ConvNchw(gm, kernel, weights, xbytes, x->dtype() == DType::kInt8, zx, zw, bias, batch,
+             cin, cout, group, threads, rq, y);
     return out;
   }
   // VPMADDUBSW path: im2col straight into the microkernels' packed A form: row = output position, column =
@@ -355,7 +327,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
       prob.a_zero = zx;
       prob.b = &packed;
       prob.b_zero = zw.data() + g * mpg;
-      prob.bias = bias_t ? bias.data() + g * mpg : nullptr;
+      prob.bias = bias ? bias + g * mpg : nullptr;
       prob.sink = &sink;
       QGemm(kernel, prob, threads);
     }

@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <random>
+#include <set>
 
 #include "kernels/devices.h"
 #include "kernels/executor.h"
@@ -15,6 +17,7 @@
 #include "model/graph_builder.h"
 #include "model/qdq_fusion.h"
 #include "reference/ops.h"
+#include "tests/support/conv_node.h"
 
 namespace qfarm::kernels {
 namespace {
@@ -394,6 +397,132 @@ TEST(KernelsExecutor, PreparedGraphStillChecksEveryRunsQuantizationParameters) {
       auto again = pg->Run(prof, m.sample_inputs, {}, 1);
       ASSERT_TRUE(again.ok()) << again.status().message();
       EXPECT_EQ(again->outputs.at("y"), good->outputs.at("y")) << path.device << " after " << name;
+    }
+  }
+}
+
+// A prepared node keeps its plan (geometry, zero points, biases, requantization parameters:
+// kernels/op_plan.h) per input signature and profile: runs that change the profile or a small
+// input between them must each equal the reference for what they were given.
+TEST(KernelsExecutor, PreparedNodesPlanAfreshWhenTheProfileOrASmallInputChanges) {
+  const std::map<std::string, std::vector<std::string>> changed = {
+      {"mobilenet_block", {"pw_expand.out_scale", "pw_project.bias", "pw_project.w_scale"}},
+      {"mlp", {"w.scale", "w.zp", "logits.scale"}}};
+  for (const BuiltinModel& m : BuiltinSuite()) {
+    if (!changed.count(m.name)) continue;
+    for (const HostPath& path : AvailableHostPaths()) {
+      auto pg = PreparedGraph::Prepare(m.graph, path.isa);
+      ASSERT_TRUE(pg.ok()) << pg.status().message();
+      for (int round = 0; round < 2; ++round) {
+        for (const std::string& name : ClaimedProfiles(path.isa)) {
+          const Profile prof = *ParseProfile(name);
+          auto want = RunReference(m.graph, prof, m.sample_inputs);
+          auto got = pg->Run(prof, m.sample_inputs, {}, 1);
+          ASSERT_TRUE(want.ok() && got.ok()) << m.name << " " << name;
+          EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y")) << m.name << " on " << path.device << " as " << name;
+        }
+      }
+      const Profile prof = *ParseProfile(path.declared_profile);
+      auto base = RunReference(m.graph, prof, m.sample_inputs);
+      ASSERT_TRUE(base.ok());
+      for (const std::string& name : changed.at(m.name)) {
+        ASSERT_TRUE(m.graph.initializers.count(name)) << name;
+        Tensor t = m.graph.initializers.at(name);
+        for (int64_t i = 0; i < t.numel(); ++i) {
+          if (t.dtype() == DType::kFloat32) t.SetDouble(i, t.GetDouble(i) * 1.5);
+          else if (t.dtype() == DType::kInt32) t.SetInt(i, -t.GetInt(i));
+          else t.SetInt(i, t.GetInt(i) + 3);
+        }
+        TensorMap inputs = m.sample_inputs;
+        inputs[name] = t;
+        auto want = RunReference(m.graph, prof, inputs);
+        auto got = pg->Run(prof, inputs, {}, 1);
+        ASSERT_TRUE(want.ok() && got.ok()) << name;
+        EXPECT_EQ(got->outputs.at("y"), want->outputs.at("y")) << m.name << " on " << path.device << " with " << name;
+        EXPECT_NE(want->outputs.at("y"), base->outputs.at("y")) << "the change should matter: " << name;
+        auto again = pg->Run(prof, m.sample_inputs, {}, 1);
+        ASSERT_TRUE(again.ok());
+        EXPECT_EQ(again->outputs.at("y"), base->outputs.at("y")) << m.name << " on " << path.device << " after " << name;
+      }
+    }
+  }
+}
+
+// Inputs of more than kInferConstantElements elements are not compared by the memo, so a plan
+// that read one must not be kept — nor may an earlier signature's plan outlive a change of
+// signature to such inputs: runs of one prepared node (4100 output channels) alternate a
+// per-tensor and a per-channel weight scale, no bias and two different biases.
+TEST(KernelsExecutor, PreparedNodesDoNotKeepTheValuesOfLargeInputs) {
+  constexpr int64_t kCout = kInferConstantElements + 4;
+  GraphBuilder b("large_inputs", 13, 7);
+  const Tensor x = b.RandomInts(DType::kUInt8, {1, 4, 1, 2}, 0, 255), w = b.RandomInts(DType::kInt8, {kCout, 4, 1, 1}, -128, 127);
+  const Tensor sx = Tensor::Scalar(DType::kFloat32, 0.02), zx = Tensor::Scalar(DType::kUInt8, 7);
+  const Tensor sw = Tensor::Scalar(DType::kFloat32, 0.01), zw = Tensor::Scalar(DType::kInt8, 0);
+  const Tensor sy = Tensor::Scalar(DType::kFloat32, 0.5), zy = Tensor::Scalar(DType::kUInt8, 100);
+  Tensor sw_channels(DType::kFloat32, {kCout}), zw_channels(DType::kInt8, {kCout});
+  for (int64_t i = 0; i < kCout; ++i) sw_channels.SetDouble(i, 0.002 + 0.001 * static_cast<double>(i % 17));
+  Tensor bias0 = b.RandomInts(DType::kInt32, {kCout}, -5000, 5000), bias1 = bias0;
+  for (int64_t i = 0; i < kCout; ++i) bias1.SetInt(i, -bias0.GetInt(i));
+  struct Variant {
+    const char* what;
+    const Tensor *sw, *zw, *bias;
+  };
+  const Variant scalar{"per-tensor scale", &sw, &zw, nullptr}, channels{"per-channel scale", &sw_channels, &zw_channels, nullptr};
+  const Variant b0{"bias", &sw, &zw, &bias0}, b1{"bias negated", &sw, &zw, &bias1};
+  for (const HostPath& path : AvailableHostPaths()) {
+    if (path.isa == Isa::kScalar) continue;
+    const QGemmKernel& kernel = *FindQGemmKernel(path.isa);
+    const Profile prof = *ParseProfile(path.declared_profile);
+    std::vector<const Tensor*> in;
+    const Node with_bias = MakeConvNode(false, {}, {&x, &sx, &zx, &w, &sw, &zw, &sy, &zy, &bias0}, &in);
+    const PreparedWeights prepared = PrepareWeights(with_bias, kernel, w);
+    std::map<std::string, Tensor> wants;
+    for (const Variant* v : {&scalar, &scalar, &channels, &channels, &b0, &b0, &b1, &b1, &scalar}) {
+      const Node node = MakeConvNode(false, {}, {&x, &sx, &zx, &w, v->sw, v->zw, &sy, &zy, v->bias}, &in);
+      auto want = RunReferenceNode(node, prof, in);
+      auto got = RunKernelNode(node, kernel, prof, in, 1, &prepared);
+      ASSERT_TRUE(want.ok() && got.ok()) << path.device << " " << v->what;
+      EXPECT_EQ(got->at(0), want->at(0)) << path.device << " with the " << v->what;
+      wants[v->what] = want->at(0);
+    }
+    EXPECT_NE(wants.at("per-tensor scale"), wants.at("per-channel scale")) << "the scales should matter";
+    EXPECT_NE(wants.at("bias"), wants.at("bias negated")) << "the bias should matter";
+  }
+}
+
+// A QLinearMatMul whose requantization lands on ties (multiplier 1/2): the claimed profiles
+// round them differently, and a prepared node must requantize as the profile of each call.
+TEST(KernelsExecutor, PreparedMatMulRequantizesAsEachCallsProfile) {
+  GraphBuilder b("ties", 13, 11);
+  // Small values (|a − za| ≤ 3, |w| ≤ 2): |acc| ≤ 192, so acc/2 stays inside int8 and every odd
+  // acc is a tie.
+  const Tensor a = b.RandomInts(DType::kUInt8, {4, 32}, 125, 131), w = b.RandomInts(DType::kInt8, {32, 24}, -2, 2);
+  const Tensor sa = Tensor::Scalar(DType::kFloat32, 0.5), za = Tensor::Scalar(DType::kUInt8, 128);
+  const Tensor sw = Tensor::Scalar(DType::kFloat32, 0.25), zw = Tensor::Scalar(DType::kInt8, 0);
+  const Tensor sy = Tensor::Scalar(DType::kFloat32, 0.25), zy = Tensor::Scalar(DType::kInt8, 0);
+  Node node;
+  node.name = "mm";
+  node.op_type = "QLinearMatMul";
+  node.inputs = {"a", "sa", "za", "w", "sw", "zw", "sy", "zy"};
+  node.outputs = {"y"};
+  const std::vector<const Tensor*> in = {&a, &sa, &za, &w, &sw, &zw, &sy, &zy};
+  for (const HostPath& path : AvailableHostPaths()) {
+    const QGemmKernel& kernel = *FindQGemmKernel(path.isa);
+    const PreparedWeights prepared = PrepareWeights(node, kernel, w);
+    std::set<std::vector<std::byte>> distinct;
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string& name : ClaimedProfiles(path.isa)) {
+        const Profile prof = *ParseProfile(name);
+        auto want = RunReferenceNode(node, prof, in);
+        auto got = RunKernelNode(node, kernel, prof, in, 1, &prepared);
+        ASSERT_TRUE(want.ok() && got.ok()) << path.device << " " << name;
+        EXPECT_EQ(got->at(0), want->at(0)) << path.device << " as " << name << " (round " << round << ")";
+        const auto bytes = want->at(0).bytes();
+        distinct.emplace(bytes.begin(), bytes.end());
+      }
+    }
+    if (ClaimedProfiles(path.isa).size() > 1) {
+      EXPECT_GE(distinct.size(), 2u) << path.device << ": the profiles should round the ties differently";
     }
   }
 }
