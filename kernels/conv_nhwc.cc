@@ -91,11 +91,15 @@ PackedWeights PackConvWeightsNhwc(const int8_t* w, int64_t m, int64_t cin, int64
   });
 }
 
-// Whether every tap of output position (oy, ox) lies inside the image.
-bool Inside(const ConvGeometry& g, int64_t oy, int64_t ox) {
-  const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
-  return iy0 >= 0 && iy0 + (g.kernel[0] - 1) * g.dilation[0] < g.in[0] && ix0 >= 0 &&
-         ix0 + (g.kernel[1] - 1) * g.dilation[1] < g.in[1];
+// The output coordinates along dimension d whose taps all lie inside the image: [lo, hi]
+// (empty when hi < lo). A tap's input coordinate is o·stride − pad + t·dilation, t < kernel.
+struct Interior {
+  int64_t lo, hi;
+  bool Contains(int64_t o) const { return o >= lo && o <= hi; }
+};
+Interior InteriorOf(const ConvGeometry& g, int d) {
+  const int64_t s = g.stride[d], p = g.pad_begin[d], last = g.in[d] - 1 - (g.kernel[d] - 1) * g.dilation[d] + p;
+  return {(p + s - 1) / s, last < 0 ? -1 : std::min(g.out[d] - 1, last / s)};
 }
 
 // The im2col rows as runs of the input read in place (GemmProblem::a_runs): one run per kernel
@@ -113,22 +117,37 @@ std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
     const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
     offset[static_cast<size_t>(s)] = (ky * g.dilation[0] * g.in[1] + kx * g.dilation[1]) * a.cin;
   }
-  auto fn = [&a, run, k, segments, offset](int64_t m0, int rows, const uint8_t** ptrs) {
+  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
+  auto fn = [&a, run, k, segments, offset, ys, xs](int64_t m0, int rows, const uint8_t** ptrs) {
     const ConvGeometry& g = *a.g;
     thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> scratch;
     if (scratch.size() < static_cast<size_t>(rows * k)) scratch.resize(static_cast<size_t>(rows * k));
-    int64_t oy = m0 / g.out[1], ox = m0 % g.out[1];
-    for (int r = 0; r < rows; ++r, ox = ox + 1 == g.out[1] ? 0 : ox + 1, oy += ox == 0) {
+    // Read once (the stores below are of pointers): the window's first byte, as an offset into
+    // x, advances by step along an output row.
+    const int64_t ow = g.out[1], cin = a.cin, step = g.stride[1] * cin;
+    const int64_t sy = g.stride[0], py = g.pad_begin[0], px = g.pad_begin[1], w = g.in[1];
+    const uint8_t* x = a.x;
+    const int64_t* off = offset.data();
+    int64_t oy = m0 / ow, ox = m0 % ow;
+    int64_t window = ((oy * sy - py) * w + ox * g.stride[1] - px) * cin;
+    bool row_inside = ys.Contains(oy);
+    for (int r = 0; r < rows; ++r) {
       const uint8_t** row = ptrs + r * segments;
-      if (!Inside(g, oy, ox)) {
+      if (row_inside && xs.Contains(ox)) {
+        for (int s = 0; s < segments; ++s) row[s] = x + window + off[s];
+      } else {
         uint8_t* dst = scratch.data() + r * k;
-        FillRow(g, a.x, a.cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
+        FillRow(g, x, cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
         for (int s = 0; s < segments; ++s) row[s] = dst + s * run;
+      }
+      if (++ox < ow) {
+        window += step;
         continue;
       }
-      const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
-      const uint8_t* window = a.x + (iy0 * g.in[1] + ix0) * a.cin;
-      for (int s = 0; s < segments; ++s) row[s] = window + offset[static_cast<size_t>(s)];
+      ox = 0;
+      ++oy;
+      window = ((oy * sy - py) * w - px) * cin;
+      row_inside = ys.Contains(oy);
     }
   };
   return GemmProblem::RowRuns{segments, run / 4, fn};
