@@ -102,6 +102,53 @@ Interior InteriorOf(const ConvGeometry& g, int d) {
   return {(p + s - 1) / s, last < 0 ? -1 : std::min(g.out[d] - 1, last / s)};
 }
 
+// The layout of InPlaceRuns' runs, fixed per call of ConvNhwc.
+struct RunsLayout {
+  const ConvNhwcArgs* a;
+  int64_t run, k;  // bytes per run, per row
+  int segments;
+  std::vector<int64_t> offset;  // run s relative to the window's first tap
+  Interior ys, xs;
+};
+
+// Rows [m0, m0 + rows) of im2col as run pointers into ptrs (segments per row); kSegments: the
+// count when known at compile time (3: the kernel rows of a 3×3 convolution), else 0.
+template <int kSegments>
+void RowPointers(const RunsLayout& l, int64_t m0, int rows, const uint8_t** ptrs) {
+  const ConvNhwcArgs& a = *l.a;
+  const ConvGeometry& g = *a.g;
+  const int segments = kSegments ? kSegments : l.segments;
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> scratch;
+  if (scratch.size() < static_cast<size_t>(rows * l.k)) scratch.resize(static_cast<size_t>(rows * l.k));
+  // Read once (the stores below are of pointers): the window's first byte, as an offset into x,
+  // advances by step along an output row.
+  const int64_t ow = g.out[1], cin = a.cin, step = g.stride[1] * cin;
+  const int64_t sy = g.stride[0], py = g.pad_begin[0], px = g.pad_begin[1], w = g.in[1];
+  const uint8_t* x = a.x;
+  const int64_t* off = l.offset.data();
+  int64_t oy = m0 / ow, ox = m0 % ow;
+  int64_t window = ((oy * sy - py) * w + ox * g.stride[1] - px) * cin;
+  bool row_inside = l.ys.Contains(oy);
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t** row = ptrs + r * segments;
+    if (row_inside && l.xs.Contains(ox)) {
+      for (int s = 0; s < segments; ++s) row[s] = x + window + off[s];
+    } else {
+      uint8_t* dst = scratch.data() + r * l.k;
+      FillRow(g, x, cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
+      for (int s = 0; s < segments; ++s) row[s] = dst + s * l.run;
+    }
+    if (++ox < ow) {
+      window += step;
+      continue;
+    }
+    ox = 0;
+    ++oy;
+    window = ((oy * sy - py) * w - px) * cin;
+    row_inside = l.ys.Contains(oy);
+  }
+}
+
 // The im2col rows as runs of the input read in place (GemmProblem::a_runs): one run per kernel
 // row (kw·cin adjacent bytes) when dilation along x is 1, else one per tap; positions with a
 // tap in the padding get their row built in a per-thread buffer instead. Empty when a run is not
@@ -109,48 +156,23 @@ Interior InteriorOf(const ConvGeometry& g, int d) {
 std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   const bool per_row = g.dilation[1] == 1;
-  const int64_t run = per_row ? g.kernel[1] * a.cin : a.cin, k = a.w->k;
+  const int64_t run = per_row ? g.kernel[1] * a.cin : a.cin;
   if (run % 4 != 0) return std::nullopt;
-  const int segments = static_cast<int>(per_row ? g.kernel[0] : g.kernel[0] * g.kernel[1]);
-  std::vector<int64_t> offset(static_cast<size_t>(segments));  // run s relative to the window's first tap
-  for (int s = 0; s < segments; ++s) {
+  RunsLayout l{&a, run, a.w->k, static_cast<int>(per_row ? g.kernel[0] : g.kernel[0] * g.kernel[1]), {},
+               InteriorOf(g, 0), InteriorOf(g, 1)};
+  for (int s = 0; s < l.segments; ++s) {
     const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
-    offset[static_cast<size_t>(s)] = (ky * g.dilation[0] * g.in[1] + kx * g.dilation[1]) * a.cin;
+    l.offset.push_back((ky * g.dilation[0] * g.in[1] + kx * g.dilation[1]) * a.cin);
   }
-  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
-  auto fn = [&a, run, k, segments, offset, ys, xs](int64_t m0, int rows, const uint8_t** ptrs) {
-    const ConvGeometry& g = *a.g;
-    thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> scratch;
-    if (scratch.size() < static_cast<size_t>(rows * k)) scratch.resize(static_cast<size_t>(rows * k));
-    // Read once (the stores below are of pointers): the window's first byte, as an offset into
-    // x, advances by step along an output row.
-    const int64_t ow = g.out[1], cin = a.cin, step = g.stride[1] * cin;
-    const int64_t sy = g.stride[0], py = g.pad_begin[0], px = g.pad_begin[1], w = g.in[1];
-    const uint8_t* x = a.x;
-    const int64_t* off = offset.data();
-    int64_t oy = m0 / ow, ox = m0 % ow;
-    int64_t window = ((oy * sy - py) * w + ox * g.stride[1] - px) * cin;
-    bool row_inside = ys.Contains(oy);
-    for (int r = 0; r < rows; ++r) {
-      const uint8_t** row = ptrs + r * segments;
-      if (row_inside && xs.Contains(ox)) {
-        for (int s = 0; s < segments; ++s) row[s] = x + window + off[s];
-      } else {
-        uint8_t* dst = scratch.data() + r * k;
-        FillRow(g, x, cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
-        for (int s = 0; s < segments; ++s) row[s] = dst + s * run;
-      }
-      if (++ox < ow) {
-        window += step;
-        continue;
-      }
-      ox = 0;
-      ++oy;
-      window = ((oy * sy - py) * w - px) * cin;
-      row_inside = ys.Contains(oy);
-    }
-  };
-  return GemmProblem::RowRuns{segments, run / 4, fn};
+  const int segments = l.segments;
+  if (segments == 3) {
+    return GemmProblem::RowRuns{segments, run / 4, [l](int64_t m0, int rows, const uint8_t** ptrs) {
+                                  RowPointers<3>(l, m0, rows, ptrs);
+                                }};
+  }
+  return GemmProblem::RowRuns{segments, run / 4, [l = std::move(l)](int64_t m0, int rows, const uint8_t** ptrs) {
+                                RowPointers<0>(l, m0, rows, ptrs);
+                              }};
 }
 
 void ConvNhwc(const ConvNhwcArgs& a) {
