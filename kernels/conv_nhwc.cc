@@ -109,6 +109,8 @@ struct RunsLayout {
   int segments;
   std::vector<int64_t> offset;  // run s relative to the window's first tap
   Interior ys, xs;
+  std::vector<int64_t> ky;      // run s's kernel row
+  std::vector<uint8_t> pad;     // one run of the zero point's byte
 };
 
 // Rows [m0, m0 + rows) of im2col as run pointers into ptrs (segments per row); kSegments: the
@@ -133,6 +135,11 @@ void RowPointers(const RunsLayout& l, int64_t m0, int rows, const uint8_t** ptrs
     const uint8_t** row = ptrs + r * segments;
     if (row_inside && l.xs.Contains(ox)) {
       for (int s = 0; s < segments; ++s) row[s] = x + window + off[s];
+    } else if (l.xs.Contains(ox)) {  // only kernel rows fall outside: those read the padding run
+      for (int s = 0; s < segments; ++s) {
+        const int64_t iy = oy * sy - py + l.ky[static_cast<size_t>(s)] * g.dilation[0];
+        row[s] = iy >= 0 && iy < g.in[0] ? x + (window + off[s]) : l.pad.data();
+      }
     } else {
       uint8_t* dst = scratch.data() + r * l.k;
       FillRow(g, x, cin, static_cast<uint8_t>(a.zx), oy, ox, dst);
@@ -159,10 +166,11 @@ std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
   const int64_t run = per_row ? g.kernel[1] * a.cin : a.cin;
   if (run % 4 != 0) return std::nullopt;
   RunsLayout l{&a, run, a.w->k, static_cast<int>(per_row ? g.kernel[0] : g.kernel[0] * g.kernel[1]), {},
-               InteriorOf(g, 0), InteriorOf(g, 1)};
+               InteriorOf(g, 0), InteriorOf(g, 1), {}, std::vector<uint8_t>(static_cast<size_t>(run), static_cast<uint8_t>(a.zx))};
   for (int s = 0; s < l.segments; ++s) {
     const int64_t ky = per_row ? s : s / g.kernel[1], kx = per_row ? 0 : s % g.kernel[1];
     l.offset.push_back((ky * g.dilation[0] * g.in[1] + kx * g.dilation[1]) * a.cin);
+    l.ky.push_back(ky);
   }
   const int segments = l.segments;
   if (segments == 3) {
