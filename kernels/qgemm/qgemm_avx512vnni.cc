@@ -133,9 +133,11 @@ struct PanelStage {
         ldo(o.ldo) {}
 };
 
-// The fused kernels' k loop: the sums start from the correction terms that do not depend on the
-// k loop — row_const (when set), and col_term (u8·s8) in start — then go through an L1 buffer:
-// with the epilogue in the same register allocation GCC 12 copies every accumulator once per k step.
+// The fused kernels' sums start from the correction terms that do not depend on the k loop —
+// row_const (when set), and col_term (u8·s8) in start — and stay in registers through the k loop
+// into the output stage. This file is built with -fno-tree-pre (kernels/CMakeLists.txt): with
+// the k loop and the output stage in one function, GCC 12's partial-redundancy elimination
+// otherwise copies every accumulator once per k step (a third slower).
 struct SumStart {
   __m512i lo, hi;
   const int32_t* row_const;  // this tile's, or nullptr
@@ -159,60 +161,29 @@ inline __attribute__((always_inline)) void InitSums(const SumStart& s, __m512i (
   }
 }
 
-template <int MR, bool kHalf>
-inline __attribute__((always_inline)) void StoreSums(const __m512i (&lo)[MR], const __m512i (&hi)[MR],
-                                                     int32_t (*c)[32]) {
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    _mm512_store_si512(c[r], lo[r]);
-    if (!kHalf) _mm512_store_si512(c[r] + 16, hi[r]);
-  }
-}
-
-template <int MR, bool kS8U8, bool kHalf>
-__attribute__((noinline)) void TileSums(int64_t k4, const uint8_t* a, int64_t lda, const void* b, const SumStart& s,
-                                        int32_t (*c)[32]) {
-  __m512i lo[MR], hi[MR];
-  InitSums<MR>(s, lo, hi);
-  Accumulate<MR, kS8U8, kHalf>(k4, StridedRows{a, lda}, b, lo, hi);
-  StoreSums<MR, kHalf>(lo, hi, c);
-}
-
-// The same over indirect rows: `segments` runs of seg_k4 k-quads per row, B's k in run order.
-template <int MR, bool kHalf>
-__attribute__((noinline)) void TileSumsIndirect(int segments, int64_t seg_k4, const uint8_t* const* rows,
-                                                const void* b, const SumStart& s, int32_t (*c)[32]) {
-  __m512i lo[MR], hi[MR];
-  InitSums<MR>(s, lo, hi);
-  for (int seg = 0; seg < segments; ++seg) {
-    Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + seg, segments},
-                                 static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
-  }
-  StoreSums<MR, kHalf>(lo, hi, c);
-}
-
-// The output stage of the tile whose first row is row r0 of the block: row_factor·col_factor
+// The output stage of the tile whose first row is row r0 of the block, from its sums: row_factor·col_factor
 // where kRowFactor (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's
 // float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
 // kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones. kClamp: false
 // when every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512).
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
-inline __attribute__((always_inline)) void Epilogue(const int32_t (*c)[32], const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
+inline __attribute__((always_inline)) void Epilogue(const __m512i (&sum_lo)[MR], const __m512i (&sum_hi)[MR],
+                                                    const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
                                                     const FusedOutput& o, int r0) {
   uint8_t* out = ps.out + r0 * ps.ldo;
   int r = 0;
   if (kHalf && !kS8U8 && !kRowFactor) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
 #pragma GCC unroll 4
     for (; r + 2 <= MR; r += 2) {
-      RequantizeStoreRows512<kSigned, kClamp>(_mm512_load_si512(c[r]), _mm512_load_si512(c[r + 1]), ps.mlo, ps.bounds,
-                                      out + r * ps.ldo, out + (r + 1) * ps.ldo, ps.klo);
+      RequantizeStoreRows512<kSigned, kClamp>(sum_lo[r], sum_lo[r + 1], ps.mlo, ps.bounds, out + r * ps.ldo,
+                                              out + (r + 1) * ps.ldo, ps.klo);
     }
   }
 #pragma GCC unroll 8
   for (; r < MR; ++r) {
     const __m512 mlo = kS8U8 ? _mm512_set1_ps(o.mult[r0 + r]) : ps.mlo;
     const __m512 mhi = kS8U8 ? mlo : ps.mhi;
-    __m512i lo = _mm512_load_si512(c[r]), hi = kHalf ? lo : _mm512_load_si512(c[r] + 16);
+    __m512i lo = sum_lo[r], hi = kHalf ? lo : sum_hi[r];
     if (kRowFactor) {
       const __m512i f = _mm512_set1_epi32(o.row_factor[r0 + r]);
       lo = _mm512_add_epi32(lo, _mm512_mullo_epi32(f, ps.cf_lo));
@@ -228,23 +199,27 @@ template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kC
 __attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint8_t* a, int64_t lda, const void* b,
                                        const FusedOutput& o) {
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
-  alignas(64) int32_t c[MR][32];
   for (int t = 0; t < tiles; ++t, r0 += MR) {
-    const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
-    TileSums<MR, kS8U8, kHalf>(k4, a + r0 * lda, lda, b, s, c);
-    Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(c, ps, o, r0);
+    __m512i lo[MR], hi[MR];
+    InitSums<MR>(SumStart{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr}, lo, hi);
+    Accumulate<MR, kS8U8, kHalf>(k4, StridedRows{a + r0 * lda, lda}, b, lo, hi);
+    Epilogue<MR, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(lo, hi, ps, o, r0);
   }
 }
 
+// The same over indirect rows: `segments` runs of seg_k4 k-quads per row, B's k in run order.
 template <int MR, bool kSigned, bool kHalf, bool kClamp>
 __attribute__((noinline)) void TileRunIndirect(int tiles, int r0, int segments, int64_t seg_k4,
                                                const uint8_t* const* rows, const void* b, const FusedOutput& o) {
   const PanelStage<kSigned, false, false, kHalf> ps(o);
-  alignas(64) int32_t c[MR][32];
   for (int t = 0; t < tiles; ++t, r0 += MR) {
-    const SumStart s{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr};
-    TileSumsIndirect<MR, kHalf>(segments, seg_k4, rows + r0 * segments, b, s, c);
-    Epilogue<MR, kSigned, false, false, kHalf, kClamp>(c, ps, o, r0);
+    __m512i lo[MR], hi[MR];
+    InitSums<MR>(SumStart{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr}, lo, hi);
+    for (int seg = 0; seg < segments; ++seg) {
+      Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + r0 * segments + seg, segments},
+                                   static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
+    }
+    Epilogue<MR, kSigned, false, false, kHalf, kClamp>(lo, hi, ps, o, r0);
   }
 }
 
