@@ -386,9 +386,9 @@ StatusOr<std::vector<Tensor>> RunKernelNode(const Node& node, const QGemmKernel&
                                             const std::vector<const Tensor*>& inputs, int threads,
                                             const PreparedWeights* prepared, bool channels_last) {
   const bool ms = node.domain == "com.microsoft";
-  if (node.op_type == "QLinearAdd" && ms) return KernelQLinearAdd(node, profile, inputs, threads);
-  if (node.op_type == "QLinearAveragePool" && ms) return KernelQLinearAveragePool(node, profile, inputs, false, threads);
-  if (node.op_type == "QLinearGlobalAveragePool" && ms) {
+  if (ms && node.op_type == "QLinearAdd") return KernelQLinearAdd(node, profile, inputs, threads);
+  if (ms && node.op_type == "QLinearAveragePool") return KernelQLinearAveragePool(node, profile, inputs, false, threads);
+  if (ms && node.op_type == "QLinearGlobalAveragePool") {
     return KernelQLinearAveragePool(node, profile, inputs, true, threads, channels_last);
   }
   if (!node.domain.empty()) return NotCovered();
