@@ -19,7 +19,6 @@ void FillRow(const ConvGeometry& g, const uint8_t* x, int64_t cin, uint8_t pad, 
              uint8_t* dst) {
   const int64_t H = g.in[0], W = g.in[1], kh = g.kernel[0], kw = g.kernel[1];
   const int64_t iy0 = oy * g.stride[0] - g.pad_begin[0], ix0 = ox * g.stride[1] - g.pad_begin[1];
-  const bool x_inside = ix0 >= 0 && ix0 + (kw - 1) * g.dilation[1] < W;
   for (int64_t ky = 0; ky < kh; ++ky) {
     const int64_t iy = iy0 + ky * g.dilation[0];
     if (iy < 0 || iy >= H) {
@@ -28,8 +27,11 @@ void FillRow(const ConvGeometry& g, const uint8_t* x, int64_t cin, uint8_t pad, 
       continue;
     }
     const uint8_t* row = x + iy * W * cin;
-    if (x_inside && g.dilation[1] == 1) {  // the kernel row's taps are adjacent pixels
-      std::memcpy(dst, row + ix0 * cin, static_cast<size_t>(kw * cin));
+    if (g.dilation[1] == 1) {  // adjacent pixels: padding taps, then one run of pixels, then padding
+      const int64_t lo = std::clamp<int64_t>(-ix0, 0, kw), hi = std::clamp<int64_t>(W - ix0, lo, kw);
+      std::memset(dst, pad, static_cast<size_t>(lo * cin));
+      if (hi > lo) std::memcpy(dst + lo * cin, row + (ix0 + lo) * cin, static_cast<size_t>((hi - lo) * cin));
+      std::memset(dst + hi * cin, pad, static_cast<size_t>((kw - hi) * cin));
       dst += kw * cin;
       continue;
     }
