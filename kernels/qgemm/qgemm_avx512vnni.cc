@@ -173,13 +173,13 @@ inline __attribute__((always_inline)) void Epilogue(const __m512i (&sum_lo)[MR],
   uint8_t* out = ps.out + r0 * ps.ldo;
   int r = 0;
   if (kHalf && !kS8U8 && !kRowFactor) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (; r + 2 <= MR; r += 2) {
       RequantizeStoreRows512<kSigned, kClamp>(sum_lo[r], sum_lo[r + 1], ps.mlo, ps.bounds, out + r * ps.ldo,
                                               out + (r + 1) * ps.ldo, ps.klo);
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (; r < MR; ++r) {
     const __m512 mlo = kS8U8 ? _mm512_set1_ps(o.mult[r0 + r]) : ps.mlo;
     const __m512 mhi = kS8U8 ? mlo : ps.mhi;
@@ -240,8 +240,8 @@ inline void DispatchStage(const FusedOutput& o, F f) {
 
 // Short-k tiles (k4 ≤ qgemm.h kShortK4: pointwise layers of at most 32 input channels). With so few k
 // steps the tile's set-up and output stage cost as much as its k loop, so here k is a template
-// parameter and fully unrolled, the sums never leave registers (no loop for GCC to copy them
-// around), taller tiles give more independent sums, and one call runs `tiles` tiles. Rows are
+// parameter and fully unrolled, taller tiles give more independent sums, and one call runs
+// `tiles` tiles into the same output stage as the other tiles (Epilogue). Rows are
 // dense (lda = 4·K4, as pointwise inputs read in place and packed rows are); u8·s8 only, with
 // nothing per row (row_const null). kHalf: panels of at most 16 valid columns. kClamp: false when
 // every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512):
@@ -254,22 +254,14 @@ template <int K4, bool kSigned, bool kHalf, bool kClamp>
 __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const void* b, const FusedOutput& o) {
   constexpr int MR = kShortMr<kHalf>;
   constexpr int64_t lda = 4 * K4;
-  const __mmask16 klo = LaneMask(o.cols), khi = LaneMask(o.cols - 16);
-  const __mmask64 kout = o.cols >= 32 ? __mmask64{0xffffffff} : (__mmask64{1} << o.cols) - 1;
-  const __m512i ct_lo = _mm512_maskz_loadu_epi32(klo, o.col_term);
-  const __m512i ct_hi = kHalf ? ct_lo : _mm512_maskz_loadu_epi32(khi, o.col_term + 16);
-  const __m512 m_lo = _mm512_maskz_loadu_ps(klo, o.mult);
-  const __m512 m_hi = kHalf ? m_lo : _mm512_maskz_loadu_ps(khi, o.mult + 16);
-  const PackBounds512 bounds = MakePackBounds512(kSigned ? 127 : 255, o.zy);
+  const PanelStage<kSigned, false, false, kHalf> ps(o);
   const uint8_t* bb = static_cast<const uint8_t*>(b);
-  uint8_t* out = static_cast<uint8_t*>(o.out);
-  const int64_t ldo = o.ldo;  // o's fields read once: the byte stores below may alias anything
-  for (int t = 0; t < tiles; ++t, a += MR * lda, out += MR * ldo) {
+  for (int t = 0, r0 = 0; t < tiles; ++t, r0 += MR, a += MR * lda) {
     __m512i lo[MR], hi[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      lo[r] = ct_lo;
-      hi[r] = ct_hi;
+      lo[r] = ps.start_lo;
+      hi[r] = ps.start_hi;
     }
 #pragma GCC unroll 8
     for (int q = 0; q < K4; ++q) {
@@ -284,14 +276,7 @@ __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const vo
         if (!kHalf) hi[r] = _mm512_dpbusd_epi32(hi[r], x, w1);
       }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r += kHalf ? 2 : 1) {
-      if (kHalf) {
-        RequantizeStoreRows512<kSigned, kClamp>(lo[r], lo[r + 1], m_lo, bounds, out + r * ldo, out + (r + 1) * ldo, klo);
-      } else {
-        RequantizeStore512<kSigned, false, kClamp>(lo[r], hi[r], m_lo, m_hi, bounds, out + r * ldo, kout);
-      }
-    }
+    Epilogue<MR, kSigned, false, false, kHalf, kClamp>(lo, hi, ps, o, r0);
   }
 }
 
