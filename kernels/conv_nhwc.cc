@@ -159,9 +159,10 @@ void RowPointers(const RunsLayout& l, int64_t m0, int rows, const uint8_t** ptrs
 }
 
 // The im2col rows as runs of the input read in place (GemmProblem::a_runs): one run per kernel
-// row (kw·cin adjacent bytes) when dilation along x is 1, else one per tap; positions with a
-// tap in the padding get their row built in a per-thread buffer instead. Empty when a run is not
-// a whole number of k-quads.
+// row (kw·cin adjacent bytes) when dilation along x is 1, else one per tap. A position whose
+// taps leave the image only above or below points those runs at a run of the zero point's
+// byte; one with a tap outside to the left or right gets its row built in a per-thread buffer.
+// Empty when a run is not a whole number of k-quads.
 std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   const bool per_row = g.dilation[1] == 1;
