@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -59,7 +60,7 @@ std::shared_ptr<const MatMulPlan> MakeMatMulPlan(const Node& node, const Profile
 // memo's key compares.
 template <typename Plan, typename Fits, typename Make>
 StatusOr<std::shared_ptr<const Plan>> PlanFor(InferMemo* memo, const InferMemo::Allocation& alloc,
-                                              const std::vector<const Tensor*>& in, std::vector<size_t> unread,
+                                              const std::vector<const Tensor*>& in, std::initializer_list<size_t> unread,
                                               Fits fits, Make make) {
   if (auto plan = std::dynamic_pointer_cast<const Plan>(alloc.plan); plan && fits(*plan)) return plan;
   StatusOr<std::shared_ptr<const Plan>> made = make();
