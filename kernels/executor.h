@@ -56,7 +56,7 @@ struct PreparedWeights {
   std::vector<WeightRows> rows_raw;  // raw int8 rows too when the kernel has a fused s8·u8 form
   std::vector<PackedWeights> channels_last;  // B of the channels-last form (kernels/conv_nhwc.h), if it has one
   DwNhwcWeights depthwise_nhwc;  // the channels-last depthwise loop's weight layout (kernels/dwconv_nhwc.h)
-  std::shared_ptr<InferMemo> infer;  // the node's output types and shapes (kernels/infer_memo.h)
+  std::shared_ptr<InferMemo> infer;  // the node's output types and shapes, and its plan (kernels/op_plan.h)
 };
 // Which forms of a convolution's weights to pack: both (a caller that runs the node both ways:
 // the benchmarks), or only the layout the node will run in — half the packing and the memory.

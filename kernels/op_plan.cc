@@ -54,8 +54,7 @@ StatusOr<std::shared_ptr<const ConvPlan>> MakeConvPlan(const Node& node, const Q
   const Tensor* bias_t = qlinear && in.size() > 8 ? in[8] : nullptr;
   plan->zx = zx_t ? static_cast<int32_t>(zx_t->GetInt(0)) : 0;
   plan->zw = IntsOf(zw_t, cout);
-  plan->bias = IntsOf(bias_t, cout);
-  plan->has_bias = bias_t != nullptr;
+  if (bias_t) plan->bias = IntsOf(bias_t, cout);
   if (qlinear) plan->rq.emplace(p, ChannelRequantParams(p, in, cout), static_cast<int32_t>(in[7]->GetInt(0)), cout);
   plan->depthwise = IsDepthwise(node, w);
   plan->channels_last_form = HasChannelsLastForm(node, kernel, w);

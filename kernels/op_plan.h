@@ -37,8 +37,8 @@ struct ConvPlan : NodePlan {
   ConvGeometry gm;
   int64_t group = 1;
   int32_t zx = 0;
-  std::vector<int32_t> zw, bias;  // per output channel (bias zeros when absent)
-  bool has_bias = false;
+  std::vector<int32_t> zw;    // per output channel
+  std::vector<int32_t> bias;  // per output channel; empty when the node has none
   std::optional<Requantizer> rq;  // QLinearConv only
   bool depthwise = false;
   bool channels_last_form = false;  // HasChannelsLastForm

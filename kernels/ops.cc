@@ -254,7 +254,7 @@ StatusOr<std::vector<Tensor>> Conv(const Node& node, const QGemmKernel& kernel, 
   const int64_t positions = gm.out[0] * gm.out[1];
   const int32_t zx = plan->zx;
   const std::vector<int32_t>& zw = plan->zw;
-  const int32_t* bias = plan->has_bias ? plan->bias.data() : nullptr;
+  const int32_t* bias = plan->bias.empty() ? nullptr : plan->bias.data();
   const Requantizer* rq = plan->rq ? &*plan->rq : nullptr;
   Tensor& y = out[0];
   const PreparedWeights local =

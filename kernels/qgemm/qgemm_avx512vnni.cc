@@ -146,14 +146,14 @@ struct SumStart {
 template <int MR>
 inline __attribute__((always_inline)) void InitSums(const SumStart& s, __m512i (&lo)[MR], __m512i (&hi)[MR]) {
   if (!s.row_const) {  // all zero (matmuls without weight zero points)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       lo[r] = s.lo;
       hi[r] = s.hi;
     }
     return;
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     const __m512i rc = _mm512_set1_epi32(s.row_const[r]);
     lo[r] = _mm512_add_epi32(s.lo, rc);
@@ -258,11 +258,7 @@ __attribute__((noinline)) void ShortKTiles(int tiles, const uint8_t* a, const vo
   const uint8_t* bb = static_cast<const uint8_t*>(b);
   for (int t = 0, r0 = 0; t < tiles; ++t, r0 += MR, a += MR * lda) {
     __m512i lo[MR], hi[MR];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      lo[r] = ps.start_lo;
-      hi[r] = ps.start_hi;
-    }
+    InitSums<MR>(SumStart{ps.start_lo, ps.start_hi, nullptr}, lo, hi);
 #pragma GCC unroll 8
     for (int q = 0; q < K4; ++q) {
       const __m512i w0 = _mm512_loadu_si512(bb + q * 128);
