@@ -34,7 +34,7 @@ InferMemo* MemoOf(const PreparedWeights* prepared) { return prepared ? prepared-
 
 // The depthwise loops' level for a GEMM path.
 DwIsa DepthwiseIsa(const QGemmKernel& kernel) {
-  return kernel.isa == Isa::kAvx512Vnni ? DwIsa::kAvx512 : kernel.isa == Isa::kAvxVnni ? DwIsa::kAvx2 : DwIsa::kPortable;
+  return HasAvx512Vnni(kernel.isa) ? DwIsa::kAvx512 : kernel.isa == Isa::kAvxVnni ? DwIsa::kAvx2 : DwIsa::kPortable;
 }
 
 bool Is8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
@@ -166,7 +166,7 @@ void Depthwise(const ConvGeometry& gm, const QGemmKernel& kernel, const std::byt
   const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, positions));
   const DwIsa isa = DepthwiseIsa(kernel);
 #if defined(__x86_64__)
-  if (kernel.isa == Isa::kAvx512Vnni && rq && rq->Fusable(y.dtype()) && DwSmallEligible(gm) && DwSmallAvailable()) {
+  if (HasAvx512Vnni(kernel.isa) && rq && rq->Fusable(y.dtype()) && DwSmallEligible(gm) && DwSmallAvailable()) {
     const DwSmallArgs args{&gm, x, x_signed, zx, w, zw, bias, channels, rq->multipliers(), rq->zero_point(),
                            y.dtype() == DType::kInt8, reinterpret_cast<uint8_t*>(y.mutable_bytes().data()) + offset};
     ParallelFor(channels, threads, 32, [&](int64_t begin, int64_t end) { DepthwiseSmallRequantAvx512(args, begin, end); });

@@ -16,9 +16,11 @@
 
 namespace qfarm::kernels {
 
-enum class Isa { kScalar, kAvx2, kAvx512Vnni, kAvxVnni, kNeon, kNeonDot };
+enum class Isa { kScalar, kAvx2, kAvx512Vnni, kAvxVnni, kNeon, kNeonDot, kAmx };
 std::string_view IsaName(Isa isa);
 bool CpuHas(Isa isa);  // runtime CPU check (false for ISAs of another architecture)
+// Paths whose CPUs have AVX-512 VNNI (the AMX one's too): they share its depthwise and other loops.
+constexpr bool HasAvx512Vnni(Isa isa) { return isa == Isa::kAvx512Vnni || isa == Isa::kAmx; }
 
 constexpr int kMaxMr = 8;
 // Short reductions, k4 ≤ kShortK4 (k ≤ 32: pointwise layers with few input channels): the
@@ -96,6 +98,15 @@ void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, in
                                          const FusedOutput& o);
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o);
+// AMX (qgemm_amx.cc): the tiles' instructions, and the process's permission to use them
+// (asked once, on the first call).
+bool AmxUsable();
+void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                   const FusedOutput& o);
+void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
+                                   const FusedOutput& o);
+void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                            const int8_t* b, const FusedOutput& o);
 #endif
 
 }  // namespace qfarm::kernels

@@ -14,6 +14,7 @@ std::string_view IsaName(Isa isa) {
     case Isa::kAvxVnni: return "avxvnni";
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
+    case Isa::kAmx: return "amx";
   }
   return "?";
 }
@@ -29,6 +30,7 @@ bool CpuHas(Isa isa) {
     case Isa::kAvx2: return __builtin_cpu_supports("avx2");
     case Isa::kAvx512Vnni: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
     case Isa::kAvxVnni: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case Isa::kAmx: return __builtin_cpu_supports("avx512f") && AmxUsable();
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon: return true;
@@ -46,6 +48,11 @@ constexpr QGemmKernel WithFusedForms(QGemmKernel k) {
     k.fused = qgemm_u8s8_8x32_requant__avx512vnni;
     k.fused_s8u8 = qgemm_s8u8_8x32_requant__avx512vnni;
     k.fused_indirect = qgemm_u8s8_8x32_requant_indirect__avx512vnni;
+  }
+  if (k.isa == Isa::kAmx) {
+    k.fused = qgemm_u8s8_32x32_requant__amx;
+    k.fused_s8u8 = qgemm_s8u8_32x32_requant__amx;
+    k.fused_indirect = qgemm_u8s8_32x32_requant_indirect__amx;
   }
 #endif
   return k;

@@ -1,0 +1,287 @@
+// AMX (Advanced Matrix Extensions: TDPBUSD and TDPBSUD on tile registers): the fused GEMM forms
+// (qgemm.h) in blocks of 32 rows × one 32-column panel as four 16×16 int32 tiles, 64 bytes of
+// k per step. A's tile rows are read in place at their stride; B's tiles are the panels as
+// packed for every NR = 32 kernel ([K/4][32][4]: one 16-row tile of k-quads is 16 columns at a
+// 128-byte stride). TDPBUSD sums exact u8·s8 products into int32 with wrap-around, the same
+// sums as VPDPBUSD, so the k left over after the whole 64-byte steps is finished by the VNNI k
+// loop in zmm registers (avx512_tile.h Accumulate), where the output stage runs too
+// (Epilogue): integer adds, so the order cannot change the total. Rows left over after the
+// 16-row tiles, short k (under 16 quads) and GEMV calls go to the VNNI kernels whole.
+//
+// Tiles are configured at each call and released at its end (the Linux kernel saves their
+// state per thread); AmxUsable asks the kernel once for the permission a process needs first.
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "common/no_init_allocator.h"
+#include "kernels/qgemm/avx512_tile.h"
+#include "kernels/qgemm/qgemm.h"
+
+namespace qfarm::kernels {
+namespace {
+
+constexpr int kStepBytes = 64;                     // k bytes per tile step (a tile row)
+constexpr int kStepK4 = kStepBytes / 4;
+constexpr int64_t kPanelStep = int64_t{kStepK4} * 128;  // bytes of a 32-column panel per step
+constexpr int kPanelRow = 128;                     // bytes per k-quad row of a panel
+
+// Palette 1, every tile 16 rows of 64 bytes. C: tiles 0–3 (rows 0–15 | 16–31 × columns 0–15 |
+// 16–31), A: 4 (rows 0–15) and 5 (rows 16–31), B: 6 (columns 0–15) and 7 (columns 16–31).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void ConfigureTiles() {
+  static const TileConfig config = [] {
+    TileConfig c;
+    for (int t = 0; t < 8; ++t) {
+      c.colsb[t] = kStepBytes;
+      c.rows[t] = 16;
+    }
+    return c;
+  }();
+  _tile_loadconfig(&config);
+}
+
+// Sixteen rows of A as a tile operand: row i at base + i·stride.
+struct TileRows {
+  const uint8_t* base;
+  int64_t stride;
+};
+
+// kGroups (1 or 2) sixteen-row groups; kHalf: only the panel's first 16 columns.
+template <int kGroups, bool kHalf>
+inline __attribute__((always_inline)) void ZeroSums() {
+  _tile_zero(0);
+  if (!kHalf) _tile_zero(1);
+  if (kGroups == 2) {
+    _tile_zero(2);
+    if (!kHalf) _tile_zero(3);
+  }
+}
+
+// `steps` 64-byte k steps into the sum tiles. kS8U8: A holds s8 rows and B u8 panels (TDPBSUD),
+// otherwise u8 rows and s8 panels (TDPBUSD).
+template <int kGroups, bool kS8U8, bool kHalf>
+inline __attribute__((always_inline)) void TileSteps(int64_t steps, TileRows g0, TileRows g1, const uint8_t* b) {
+  for (int64_t j = 0; j < steps; ++j, b += kPanelStep) {
+    _tile_loadd(6, b, kPanelRow);
+    if (!kHalf) _tile_loadd(7, b + 64, kPanelRow);
+    _tile_loadd(4, g0.base + j * kStepBytes, g0.stride);
+    if constexpr (kS8U8) {
+      _tile_dpbsud(0, 4, 6);
+      if (!kHalf) _tile_dpbsud(1, 4, 7);
+    } else {
+      _tile_dpbusd(0, 4, 6);
+      if (!kHalf) _tile_dpbusd(1, 4, 7);
+    }
+    if (kGroups == 1) continue;
+    _tile_loadd(5, g1.base + j * kStepBytes, g1.stride);
+    if constexpr (kS8U8) {
+      _tile_dpbsud(2, 5, 6);
+      if (!kHalf) _tile_dpbsud(3, 5, 7);
+    } else {
+      _tile_dpbusd(2, 5, 6);
+      if (!kHalf) _tile_dpbusd(3, 5, 7);
+    }
+  }
+}
+
+// The sum tiles into sums[32][32] (row stride 128 bytes).
+template <int kGroups, bool kHalf>
+inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
+  _tile_stored(0, sums, 128);
+  if (!kHalf) _tile_stored(1, sums + 16, 128);
+  if (kGroups == 2) {
+    _tile_stored(2, sums + 16 * 32, 128);
+    if (!kHalf) _tile_stored(3, sums + 16 * 32 + 16, 128);
+  }
+}
+
+// GCC 12's false warnings inside its intrinsics (avx512_tile.h).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+// The block of kGroups·16 rows from row r0: its tile sums in eight-row pieces into zmm, each
+// started as the VNNI tiles start theirs (InitSums), finished by tail(r, lo, hi) for the k after
+// the tile steps (rows r..r+7 of the block), then the output stage.
+template <int kGroups, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, typename Tail>
+inline __attribute__((always_inline)) void Finish(const int32_t* sums,
+                                                  const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
+                                                  const FusedOutput& o, int r0, Tail tail) {
+  for (int piece = 0; piece < kGroups * 2; ++piece) {
+    const int r = piece * 8;
+    __m512i lo[8], hi[8];
+    InitSums<8>(SumStart{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 + r : nullptr}, lo, hi);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      lo[i] = _mm512_add_epi32(lo[i], _mm512_load_si512(sums + (r + i) * 32));
+      if (!kHalf) hi[i] = _mm512_add_epi32(hi[i], _mm512_load_si512(sums + (r + i) * 32 + 16));
+    }
+    tail(r, lo, hi);
+    Epilogue<8, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(lo, hi, ps, o, r0 + r);
+  }
+}
+
+// Rows [0, 32·blocks + 16·extra) of a strided block: whole k steps on tiles, the rest in zmm.
+template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
+__attribute__((noinline)) void StridedBlocks(int blocks, bool extra, int64_t k4, const uint8_t* a, int64_t lda,
+                                             const uint8_t* b, const FusedOutput& o) {
+  const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
+  alignas(64) int32_t sums[32 * 32];
+  const int64_t steps = k4 / kStepK4, tail_k4 = k4 % kStepK4;
+  const uint8_t* b_tail = b + steps * kPanelStep;
+  auto block = [&](auto groups, int r0) {
+    constexpr int kGroups = decltype(groups)::value;
+    ZeroSums<kGroups, kHalf>();
+    TileSteps<kGroups, kS8U8, kHalf>(steps, {a + r0 * lda, lda}, {a + (r0 + 16) * lda, lda}, b);
+    StoreSums<kGroups, kHalf>(sums);
+    Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
+      Accumulate<8, kS8U8, kHalf>(tail_k4, StridedRows{a + (r0 + r) * lda + steps * kStepBytes, lda}, b_tail, lo, hi);
+    });
+  };
+  int r0 = 0;
+  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
+  if (extra) block(std::integral_constant<int, 1>{}, r0);
+}
+
+// Run s of indirect rows, read `offset` bytes in: p[r·stride] + offset.
+struct RunRows {
+  const uint8_t* const* p;
+  int stride;
+  int64_t offset;
+  const uint8_t* operator()(int r) const { return p[r * stride] + offset; }
+};
+
+// Sixteen rows of one run (p[i·step], i < 16) as a tile operand: in place when equally spaced
+// (positions along one output row, away from the image's edges), else their first `bytes`
+// copied to `stage` (16 rows of `bytes`).
+TileRows RunTile(const uint8_t* const* p, int step, int64_t bytes, uint8_t* stage) {
+  const uintptr_t base = reinterpret_cast<uintptr_t>(p[0]), d = reinterpret_cast<uintptr_t>(p[step]) - base;
+  bool even = true;
+  for (int i = 2; i < 16; ++i) even &= reinterpret_cast<uintptr_t>(p[i * step]) == base + i * d;
+  if (even) return {p[0], static_cast<int64_t>(d)};
+  for (int i = 0; i < 16; ++i) std::memcpy(stage + i * bytes, p[i * step], static_cast<size_t>(bytes));
+  return {stage, bytes};
+}
+
+// The same over indirect rows (qgemm.h QGemmFusedIndirectUkernel): each run's whole k steps on
+// tiles, every run's rest in zmm.
+template <bool kSigned, bool kHalf, bool kClamp>
+__attribute__((noinline)) void IndirectBlocks(int blocks, bool extra, int segments, int64_t seg_k4,
+                                              const uint8_t* const* rows, const uint8_t* b, const FusedOutput& o) {
+  const PanelStage<kSigned, false, false, kHalf> ps(o);
+  alignas(64) int32_t sums[32 * 32];
+  const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4, bytes = steps * kStepBytes;
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> stage;  // cache-line aligned rows
+  if (stage.size() < static_cast<size_t>(32 * bytes)) stage.resize(static_cast<size_t>(32 * bytes));
+  auto block = [&](auto groups, int r0) {
+    constexpr int kGroups = decltype(groups)::value;
+    ZeroSums<kGroups, kHalf>();
+    for (int s = 0; s < segments; ++s) {
+      const TileRows g0 = RunTile(rows + r0 * segments + s, segments, bytes, stage.data());
+      const TileRows g1 =
+          kGroups == 2 ? RunTile(rows + (r0 + 16) * segments + s, segments, bytes, stage.data() + 16 * bytes) : g0;
+      TileSteps<kGroups, false, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
+    }
+    StoreSums<kGroups, kHalf>(sums);
+    Finish<kGroups, kSigned, false, false, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
+      for (int s = 0; s < segments && tail_k4; ++s) {
+        Accumulate<8, false, kHalf>(tail_k4, RunRows{rows + (r0 + r) * segments + s, segments, bytes},
+                                    b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
+      }
+    });
+  };
+  int r0 = 0;
+  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
+  if (extra) block(std::integral_constant<int, 1>{}, r0);
+}
+
+#pragma GCC diagnostic pop
+
+// o for the rows from row r on (per-row terms and the output advanced; kPerRowMult: the s8·u8
+// form's multipliers are per row).
+FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
+  FusedOutput s = o;
+  if (s.row_const) s.row_const += r;
+  if (s.row_factor) s.row_factor += r;
+  if (per_row_mult) s.mult += r;
+  s.out = static_cast<uint8_t*>(o.out) + r * o.ldo;
+  return s;
+}
+
+// Rows the tiles take: whole 16-row groups, when there are k steps to make.
+int TileRowsOf(int mr, int64_t k4) { return k4 >= kStepK4 ? mr / 16 * 16 : 0; }
+
+}  // namespace
+
+bool AmxUsable() {
+  // ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18): Linux 5.16+ refuses tile data to
+  // a process that has not asked for it (the first tile load would fault).
+  static const bool usable = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
+                             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni") &&
+                             syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  return usable;
+}
+
+void qgemm_u8s8_32x32__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b, int32_t* c,
+                           int64_t ldc) {
+  qgemm_u8s8_8x32__avx512vnni(mr, k4, a, lda, b, c, ldc);  // mr ≤ kMaxMr: below a tile's 16 rows
+}
+
+void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                   const FusedOutput& o) {
+  const int tiled = TileRowsOf(mr, k4);
+  if (tiled) {
+    ConfigureTiles();
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      StridedBlocks<is_signed, false, false, half, clamp>(tiled / 32, tiled % 32 != 0, k4, a, lda,
+                                                          reinterpret_cast<const uint8_t*>(b), o);
+    });
+    _tile_release();
+  }
+  if (tiled < mr) qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, false));
+}
+
+void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
+                                   const FusedOutput& o) {
+  const int tiled = TileRowsOf(mr, k4);
+  if (tiled) {
+    const uint8_t* rows = reinterpret_cast<const uint8_t*>(a);
+    ConfigureTiles();
+    DispatchStage<false>(o, [&](auto is_signed, auto half, auto clamp) {
+      o.row_factor
+          ? StridedBlocks<is_signed, true, true, half, clamp>(tiled / 32, tiled % 32 != 0, k4, rows, lda, b, o)
+          : StridedBlocks<is_signed, true, false, half, clamp>(tiled / 32, tiled % 32 != 0, k4, rows, lda, b, o);
+    });
+    _tile_release();
+  }
+  if (tiled < mr) qgemm_s8u8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, true));
+}
+
+void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
+                                            const int8_t* b, const FusedOutput& o) {
+  const int tiled = TileRowsOf(mr, seg_k4);
+  if (tiled) {
+    ConfigureTiles();
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      IndirectBlocks<is_signed, half, clamp>(tiled / 32, tiled % 32 != 0, segments, seg_k4, rows,
+                                             reinterpret_cast<const uint8_t*>(b), o);
+    });
+    _tile_release();
+  }
+  if (tiled < mr) {
+    qgemm_u8s8_8x32_requant_indirect__avx512vnni(mr - tiled, segments, seg_k4, rows + tiled * segments, b,
+                                                 RowsFrom(o, tiled, false));
+  }
+}
+
+}  // namespace qfarm::kernels
