@@ -150,12 +150,15 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   std::mt19937 rng(Seed());
   const uint32_t seed = Seed();
   std::vector<ConvTester> cases;
-  for (int64_t c : {4, 8, 12, 64}) {
+  // 24 and 40 channels: runs of 72 and 120 bytes, one 64-byte AMX tile step each and the rest
+  // in zmm registers; 64: three whole steps.
+  for (int64_t c : {4, 8, 12, 24, 40, 64}) {
     cases.push_back(ConvTester().Channels(c, 1 + c % 37).Image(9, 11).Pads(1, 1, 1, 1).PerChannel(true));
     cases.push_back(ConvTester().Channels(c, 20).Image(10, 9).Stride(2, 2).Pads(1, 0, 1, 1).PerChannel(true).Batch(2));
   }
   cases.push_back(ConvTester().Channels(4, 7).Image(12, 12).Kernel(5, 5).Pads(2, 2, 2, 2).PerChannel(true).Extremes(true));
   cases.push_back(ConvTester().Channels(8, 5).Image(11, 10).Dilation(2).Pads(2, 1, 2, 1).PerChannel(true));
+  cases.push_back(ConvTester().Channels(68, 33).Image(7, 9).Dilation(2).Pads(2, 2, 2, 2).PerChannel(true));  // runs of one tap
   cases.push_back(ConvTester().Channels(2, 9).Image(8, 8).Kernel(2, 2).PerChannel(true));  // runs of 2·2 bytes
   cases.push_back(ConvTester().Channels(3, 9).Image(8, 8).Kernel(3, 3).PerChannel(true));  // 9-byte runs: built rows
   cases.push_back(ConvTester().Channels(16, 70).Image(20, 20).Pads(1, 1, 1, 1).PerChannel(true).Bias(false));

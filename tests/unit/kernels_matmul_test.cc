@@ -116,6 +116,29 @@ TEST(KernelsMatMul, SymmetricWeightsEqualReference) {
   EXPECT_GT(compared, 30);
 }
 
+// Symmetric weights and uint8 rows with k a multiple of 4, k ≥ 64: on the AMX path the fused
+// kernel runs groups of 32 and 16 rows on tiles, 64 bytes of k per step, and finishes the k
+// after the last whole step and the rows after the last whole group in zmm registers. m runs
+// around the group heights and past one call, k around the step, n over half, full and several
+// panels; both output types, and multipliers far above 1.
+TEST(KernelsMatMul, TileGroupsEqualReference) {
+  MatMulTester tester(Seed());
+  int compared = 0, i = 0;
+  const int64_t ns[] = {16, 45, 64};
+  for (int64_t m : {16, 31, 32, 47, 48, 79, 300}) {
+    for (int64_t k : {64, 100, 128, 260}) {
+      ++i;
+      MatMulCase c{1, m, ns[i % 3], k, false, i % 2 == 0, i % 5 == 0, false};
+      c.zero_zw = true;
+      c.y_signed = i % 2;
+      c.tiny_sy = i % 4 == 0;
+      compared += tester.Test(c);
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(compared, 28);
+}
+
 // Short k (k4 = 1..8) with symmetric weights and uint8 A: the AVX-512 fused kernel runs whole
 // tiles of 16 rows (panels of at most 16 columns) or 12 rows (wider panels) with k unrolled, and
 // the driver hands it up to 192 rows per call; m runs past both tile heights and one call, n
