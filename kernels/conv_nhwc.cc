@@ -186,6 +186,65 @@ std::optional<GemmProblem::RowRuns> InPlaceRuns(const ConvNhwcArgs& a) {
                               }};
 }
 
+// Stride-1, undilated convolutions on kernels with a fused segments form (AMX, whose 16-row tiles
+// need equally spaced rows): the image is copied once into a plane padded with the zero point's
+// byte, Hp × Wp pixels (the padded size), and output positions are taken across that width:
+// "wide" row p = oy·Wp + ox, ox < Wp. Kernel row ky of wide row p is then the kw·cin bytes at
+// plane + (p + ky·Wp)·cin: every run's rows are equally spaced, with no row built and no
+// pointer per row. The Wp − OW wide rows after each output row's last are computed into the
+// wide output buffer too and dropped when it is copied out (2 of 58 on a 56-wide 3×3 layer).
+bool PaddedPlaneApplies(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  return a.kernel->fused_segments && a.rq && a.rq->Fusable(a.y->dtype()) && !a.x_signed && g.stride[0] == 1 &&
+         g.stride[1] == 1 && g.dilation[0] == 1 && g.dilation[1] == 1 && g.kernel[0] <= kMaxSegments &&
+         (g.kernel[1] * a.cin) % 4 == 0 && g.out[0] > 0 && g.out[1] > 0;
+}
+
+// The padded plane: rows of Wp pixels, the image's inside [pad_begin, pad_begin + W).
+void FillPlane(const ConvNhwcArgs& a, int64_t hp, int64_t wp, uint8_t* plane) {
+  const ConvGeometry& g = *a.g;
+  const int64_t h = g.in[0], w = g.in[1], c = a.cin, left = g.pad_begin[1];
+  const uint8_t pad = static_cast<uint8_t>(a.zx);
+  for (int64_t py = 0; py < hp; ++py, plane += wp * c) {
+    const int64_t iy = py - g.pad_begin[0];
+    if (iy < 0 || iy >= h) {
+      std::memset(plane, pad, static_cast<size_t>(wp * c));
+      continue;
+    }
+    std::memset(plane, pad, static_cast<size_t>(left * c));
+    std::memcpy(plane + left * c, a.x + iy * w * c, static_cast<size_t>(w * c));
+    std::memset(plane + (left + w) * c, pad, static_cast<size_t>((wp - left - w) * c));
+  }
+}
+
+void ConvPaddedPlane(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const int64_t oh = g.out[0], ow = g.out[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin, m = a.w->n;
+  const int64_t hp = oh + kh - 1, wp = ow + kw - 1;  // stride 1: the padded image's size
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane, wide;
+  plane.resize(static_cast<size_t>(hp * wp * c));
+  FillPlane(a, hp, wp, plane.data());
+  const int64_t rows = (oh - 1) * wp + ow;  // wide rows up to the last output position
+  wide.resize(static_cast<size_t>(rows * m));
+  GemmProblem::RowSegments segs{static_cast<int>(kh), kw * c / 4, {}, c};
+  for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane.data() + ky * wp * c;
+  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, wide.data(), m,
+                           a.rq->MultipliersBelowOne()};
+  GemmProblem prob;
+  prob.m = rows;
+  prob.a_segments = &segs;
+  prob.a_zero = a.zx;
+  prob.b = a.w;
+  prob.b_zero = a.zw;
+  prob.bias = a.bias;
+  prob.fused = &fused;
+  QGemm(*a.kernel, prob, a.threads);
+  uint8_t* y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    std::memcpy(y + oy * ow * m, wide.data() + oy * wp * m, static_cast<size_t>(ow * m));
+  }
+}
+
 void ConvNhwc(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   GemmProblem rows;
@@ -200,6 +259,7 @@ void ConvNhwc(const ConvNhwcArgs& a) {
     FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, dst, row_sum);
   };
   const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
+  if (!sums && PaddedPlaneApplies(a)) return ConvPaddedPlane(a);
   rows.a_rows = &fill;
   // Read in place where the GEMM can (uint8 x, no weight zero point); a_rows otherwise.
   const std::optional<GemmProblem::RowRuns> runs = a.x_signed || sums ? std::nullopt : InPlaceRuns(a);

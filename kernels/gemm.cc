@@ -137,15 +137,24 @@ bool UsesRuns(const QGemmKernel& kernel, const GemmProblem& p, const Corrections
          !p.a_signed;
 }
 
+// Whether rows can go through the fused segments form (GemmProblem::a_segments).
+bool UsesSegments(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr) {
+  return p.a_segments && kernel.fused_segments && p.fused && !corr.zw && corr.zw_all == 0 && !p.a_row_zero &&
+         !p.a_signed;
+}
+
 // [row_begin, row_end) cut into pieces of at most `step` rows and near-equal size: 49 rows with
 // step 8 are 7 pieces of 7, 300 rows with step 256 two of 150 — never a sliver at the end, which
 // costs a B panel's whole traffic for one or two rows (the fused kernels cut a piece into
-// near-equal tiles of at most kMaxMr rows the same way).
+// near-equal tiles of at most kMaxMr rows the same way). With `align` > 1 (a kernel's
+// QGemmKernel::row_block) every piece but the last is a multiple of it.
 template <typename Fn>
-void ForEachRowPiece(int64_t row_begin, int64_t row_end, int64_t step, Fn fn) {
-  const int64_t rows = row_end - row_begin, pieces = (rows + step - 1) / step;
+void ForEachRowPiece(int64_t row_begin, int64_t row_end, int64_t step, Fn fn, int64_t align = 1) {
+  const int64_t rows = row_end - row_begin, units = (rows + align - 1) / align;
+  const int64_t pieces = (units + step / align - 1) / (step / align);
   for (int64_t i = 0; i < pieces; ++i) {
-    const int64_t m0 = row_begin + rows * i / pieces, m1 = row_begin + rows * (i + 1) / pieces;
+    const int64_t m0 = row_begin + align * (units * i / pieces);
+    const int64_t m1 = std::min(row_end, row_begin + align * (units * (i + 1) / pieces));
     fn(m0, static_cast<int>(m1 - m0));
   }
 }
@@ -159,13 +168,37 @@ void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Correc
   thread_local std::vector<const uint8_t*> ptrs;
   ptrs.resize(static_cast<size_t>(kFusedRows * runs.segments));
   int32_t row_const[kFusedRows];
-  ForEachRowPiece(row_begin, row_end, kFusedRows, [&](int64_t m0, int mr) {
-    runs.fn(m0, mr, ptrs.data());
-    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-      const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
-      kernel.fused_indirect(mr, runs.segments, runs.seg_k4, ptrs.data(), b.data.data() + panel * b.k4 * b.nr * 4, o);
-    }
-  });
+  ForEachRowPiece(
+      row_begin, row_end, kFusedRows,
+      [&](int64_t m0, int mr) {
+        runs.fn(m0, mr, ptrs.data());
+        for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+          const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
+          kernel.fused_indirect(mr, runs.segments, runs.seg_k4, ptrs.data(), b.data.data() + panel * b.k4 * b.nr * 4, o);
+        }
+      },
+      kernel.row_block);
+}
+
+// Rows [row_begin, row_end) × panels [panel_begin, panel_end) through the fused segments form,
+// up to kFusedRows rows per call.
+void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t row_begin,
+                       int64_t row_end, int64_t panel_begin, int64_t panel_end) {
+  const PackedWeights& b = *p.b;
+  const GemmProblem::RowSegments& segs = *p.a_segments;
+  int32_t row_const[kFusedRows];
+  ForEachRowPiece(
+      row_begin, row_end, kFusedRows,
+      [&](int64_t m0, int mr) {
+        const uint8_t* base[kMaxSegments];
+        for (int s = 0; s < segs.segments; ++s) base[s] = segs.base[s] + m0 * segs.lda;
+        for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+          const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
+          kernel.fused_segments(mr, segs.segments, segs.seg_k4, base, segs.lda,
+                                b.data.data() + panel * b.k4 * b.nr * 4, o);
+        }
+      },
+      kernel.row_block);
 }
 
 // Rows [row_begin, row_end) × panels [panel_begin, panel_end) of the product, A rows packed per
@@ -219,7 +252,7 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
       Tile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel, tile.data());
     }
   };
-  if (!short_k) return ForEachRowPiece(row_begin, row_end, step, piece);
+  if (!short_k) return ForEachRowPiece(row_begin, row_end, step, piece, wide ? kernel.row_block : 1);
   for (int64_t m0 = row_begin; m0 < row_end; m0 += step) piece(m0, static_cast<int>(std::min<int64_t>(step, row_end - m0)));
 }
 
@@ -260,11 +293,13 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // cache, and A, the smaller, is read by all.
   const bool b_larger = p.b->k4 * 4 * p.b->n > 2 * p.m * p.b->k4 * 4 && panels >= 4 * threads;
   const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
-                            (threads > 1 && b_larger && !p.a_rows && !p.a_runs);
+                            (threads > 1 && b_larger && !p.a_rows && !p.a_runs && !p.a_segments);
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.
-  const auto gemm_range = UsesRuns(kernel, p, corr) ? GemmRangeRuns : GemmRange;
+  const auto gemm_range = UsesSegments(kernel, p, corr) ? GemmRangeSegments
+                          : UsesRuns(kernel, p, corr)   ? GemmRangeRuns
+                                                        : GemmRange;
   auto range = [&](int i) {
     const int64_t begin = units * i / t, end = units * (i + 1) / t;
     const int64_t c0 = split_panels ? begin * p.b->nr : 0, c1 = split_panels ? std::min(n, end * p.b->nr) : n;

@@ -94,6 +94,16 @@ struct GemmProblem {
     std::function<void(int64_t m0, int rows, const uint8_t** ptrs)> fn;
   };
   const RowRuns* a_runs = nullptr;
+  // Or, where the kernel has a fused segments form (QGemmKernel::fused_segments) and the fused
+  // output applies, rows of a padded plane read in place: row r's run s (seg_k4·4 bytes) at
+  // base[s] + r·lda, s < segments ≤ kMaxSegments. uint8 A with no weight zero point only.
+  struct RowSegments {
+    int segments;
+    int64_t seg_k4;
+    const uint8_t* base[kMaxSegments];
+    int64_t lda;
+  };
+  const RowSegments* a_segments = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr

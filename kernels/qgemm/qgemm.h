@@ -69,6 +69,13 @@ using QGemmFusedS8U8Ukernel = void (*)(int mr, int64_t k4, const int8_t* a, int6
 using QGemmFusedIndirectUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                            const int8_t* b, const FusedOutput& o);
 
+// The u8·s8 form over rows of a padded plane read in place (kernels/conv_nhwc.h): row r's k
+// values are `segments` runs of seg_k4·4 bytes, run s at base[s] + r·lda (segments ≤
+// kMaxSegments); B's k order is the runs' concatenation. Any mr, as the fused form.
+constexpr int kMaxSegments = 16;
+using QGemmFusedSegmentsUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                           int64_t lda, const int8_t* b, const FusedOutput& o);
+
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
@@ -79,6 +86,12 @@ struct QGemmKernel {
   QGemmFusedUkernel fused = nullptr;  // the same sums with the output stage fused, if the ISA has one
   QGemmFusedS8U8Ukernel fused_s8u8 = nullptr;
   QGemmFusedIndirectUkernel fused_indirect = nullptr;
+  // Set where reading a padded copy of a convolution's input beats reading it in place (AMX:
+  // its 16-row tiles need equally spaced rows).
+  QGemmFusedSegmentsUkernel fused_segments = nullptr;
+  // Rows its fused forms take in blocks of (the rest in smaller tiles): the GEMM driver hands
+  // them pieces of a multiple of it where it can. A divisor of kShortKRows and of 256.
+  int row_block = 1;
 };
 
 // Every kernel of this build, in registry.inc order (best last within an architecture).
@@ -98,6 +111,8 @@ void qgemm_s8u8_8x32_requant__avx512vnni(int mr, int64_t k4, const int8_t* a, in
                                          const FusedOutput& o);
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o);
+void qgemm_u8s8_8x32_requant_segments__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                                  int64_t lda, const int8_t* b, const FusedOutput& o);
 // AMX (qgemm_amx.cc): the tiles' instructions, and the process's permission to use them
 // (asked once, on the first call).
 bool AmxUsable();
@@ -107,6 +122,8 @@ void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t 
                                    const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                             const int8_t* b, const FusedOutput& o);
+void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                            int64_t lda, const int8_t* b, const FusedOutput& o);
 #endif
 
 }  // namespace qfarm::kernels

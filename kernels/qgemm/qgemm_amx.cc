@@ -205,6 +205,35 @@ __attribute__((noinline)) void IndirectBlocks(int blocks, bool extra, int segmen
   if (extra) block(std::integral_constant<int, 1>{}, r0);
 }
 
+// The same over rows of a padded plane (qgemm.h QGemmFusedSegmentsUkernel): run s of row r at
+// base[s] + r·lda, so every group of 16 rows is a tile operand in place.
+template <bool kSigned, bool kHalf, bool kClamp>
+__attribute__((noinline)) void SegmentBlocks(int blocks, bool extra, int segments, int64_t seg_k4,
+                                             const uint8_t* const* base, int64_t lda, const uint8_t* b,
+                                             const FusedOutput& o) {
+  const PanelStage<kSigned, false, false, kHalf> ps(o);
+  alignas(64) int32_t sums[32 * 32];
+  const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
+  auto block = [&](auto groups, int r0) {
+    constexpr int kGroups = decltype(groups)::value;
+    ZeroSums<kGroups, kHalf>();
+    for (int s = 0; s < segments; ++s) {
+      TileSteps<kGroups, false, kHalf>(steps, {base[s] + r0 * lda, lda}, {base[s] + (r0 + 16) * lda, lda},
+                                       b + s * seg_k4 * kPanelRow);
+    }
+    StoreSums<kGroups, kHalf>(sums);
+    Finish<kGroups, kSigned, false, false, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
+      for (int s = 0; s < segments && tail_k4; ++s) {
+        Accumulate<8, false, kHalf>(tail_k4, StridedRows{base[s] + (r0 + r) * lda + steps * kStepBytes, lda},
+                                    b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
+      }
+    });
+  };
+  int r0 = 0;
+  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
+  if (extra) block(std::integral_constant<int, 1>{}, r0);
+}
+
 #pragma GCC diagnostic pop
 
 // o for the rows from row r on (per-row terms and the output advanced; kPerRowMult: the s8·u8
@@ -281,6 +310,24 @@ void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4
   if (tiled < mr) {
     qgemm_u8s8_8x32_requant_indirect__avx512vnni(mr - tiled, segments, seg_k4, rows + tiled * segments, b,
                                                  RowsFrom(o, tiled, false));
+  }
+}
+
+void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                            int64_t lda, const int8_t* b, const FusedOutput& o) {
+  const int tiled = TileRowsOf(mr, seg_k4);
+  if (tiled) {
+    ConfigureTiles();
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      SegmentBlocks<is_signed, half, clamp>(tiled / 32, tiled % 32 != 0, segments, seg_k4, base, lda,
+                                            reinterpret_cast<const uint8_t*>(b), o);
+    });
+    _tile_release();
+  }
+  if (tiled < mr) {
+    const uint8_t* rest[kMaxSegments];
+    for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
+    qgemm_u8s8_8x32_requant_segments__avx512vnni(mr - tiled, segments, seg_k4, rest, lda, b, RowsFrom(o, tiled, false));
   }
 }
 

@@ -45,22 +45,21 @@ __attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint
   }
 }
 
-// The same over indirect rows: `segments` runs of seg_k4 k-quads per row, B's k in run order.
-template <int MR, bool kSigned, bool kHalf, bool kClamp>
-__attribute__((noinline)) void TileRunIndirect(int tiles, int r0, int segments, int64_t seg_k4,
-                                               const uint8_t* const* rows, const void* b, const FusedOutput& o) {
+// The same over rows given as `segments` runs of seg_k4 k-quads, B's k in run order:
+// runs(s, r0) gives run s of the rows from r0 on (RowPointers or StridedRows).
+template <int MR, bool kSigned, bool kHalf, bool kClamp, typename Runs>
+__attribute__((noinline)) void TileRunSegments(int tiles, int r0, int segments, int64_t seg_k4, Runs runs,
+                                               const void* b, const FusedOutput& o) {
   const PanelStage<kSigned, false, false, kHalf> ps(o);
   for (int t = 0; t < tiles; ++t, r0 += MR) {
     __m512i lo[MR], hi[MR];
     InitSums<MR>(SumStart{ps.start_lo, ps.start_hi, o.row_const ? o.row_const + r0 : nullptr}, lo, hi);
     for (int seg = 0; seg < segments; ++seg) {
-      Accumulate<MR, false, kHalf>(seg_k4, RowPointers{rows + r0 * segments + seg, segments},
-                                   static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
+      Accumulate<MR, false, kHalf>(seg_k4, runs(seg, r0), static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
     }
     Epilogue<MR, kSigned, false, false, kHalf, kClamp>(lo, hi, ps, o, r0);
   }
 }
-
 
 // Short-k tiles (k4 ≤ qgemm.h kShortK4: pointwise layers of at most 32 input channels). With so few k
 // steps the tile's set-up and output stage cost as much as its k loop, so here k is a template
@@ -170,9 +169,20 @@ void qgemm_u8s8_8x32_requant__avx512vnni(int mr, int64_t k4, const uint8_t* a, i
 
 void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                                   const int8_t* b, const FusedOutput& o) {
+  auto runs = [=](int seg, int r0) { return RowPointers{rows + r0 * segments + seg, segments}; };
   ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      TileRunIndirect<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, rows, b, o);
+      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, runs, b, o);
+    });
+  });
+}
+
+void qgemm_u8s8_8x32_requant_segments__avx512vnni(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                                  int64_t lda, const int8_t* b, const FusedOutput& o) {
+  auto runs = [=](int seg, int r0) { return StridedRows{base[seg] + r0 * lda, lda}; };
+  ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, runs, b, o);
     });
   });
 }

@@ -53,6 +53,8 @@ constexpr QGemmKernel WithFusedForms(QGemmKernel k) {
     k.fused = qgemm_u8s8_32x32_requant__amx;
     k.fused_s8u8 = qgemm_s8u8_32x32_requant__amx;
     k.fused_indirect = qgemm_u8s8_32x32_requant_indirect__amx;
+    k.fused_segments = qgemm_u8s8_32x32_requant_segments__amx;
+    k.row_block = 32;
   }
 #endif
   return k;
