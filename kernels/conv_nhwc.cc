@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/parallel.h"
+
 namespace qfarm::kernels {
 namespace {
 
@@ -200,12 +202,14 @@ bool PaddedPlaneApplies(const ConvNhwcArgs& a) {
          (g.kernel[1] * a.cin) % 4 == 0 && g.out[0] > 0 && g.out[1] > 0;
 }
 
-// The padded plane: rows of Wp pixels, the image's inside [pad_begin, pad_begin + W).
-void FillPlane(const ConvNhwcArgs& a, int64_t hp, int64_t wp, uint8_t* plane) {
+// Rows [py0, py1) of the padded plane: rows of Wp pixels, the image's inside [pad_begin,
+// pad_begin + W).
+void FillPlaneRows(const ConvNhwcArgs& a, int64_t wp, int64_t py0, int64_t py1, uint8_t* plane) {
   const ConvGeometry& g = *a.g;
   const int64_t h = g.in[0], w = g.in[1], c = a.cin, left = g.pad_begin[1];
   const uint8_t pad = static_cast<uint8_t>(a.zx);
-  for (int64_t py = 0; py < hp; ++py, plane += wp * c) {
+  plane += py0 * wp * c;
+  for (int64_t py = py0; py < py1; ++py, plane += wp * c) {
     const int64_t iy = py - g.pad_begin[0];
     if (iy < 0 || iy >= h) {
       std::memset(plane, pad, static_cast<size_t>(wp * c));
@@ -221,14 +225,21 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   const int64_t oh = g.out[0], ow = g.out[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin, m = a.w->n;
   const int64_t hp = oh + kh - 1, wp = ow + kw - 1;  // stride 1: the padded image's size
-  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane, wide;
-  plane.resize(static_cast<size_t>(hp * wp * c));
-  FillPlane(a, hp, wp, plane.data());
+  // Per calling thread; the lambdas below run on the pool's threads too, so they take the
+  // buffers' addresses, never the thread_local names.
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer, wide_buffer;
+  plane_buffer.resize(static_cast<size_t>(hp * wp * c));
+  uint8_t* const plane = plane_buffer.data();
+  // The threads fill, and later copy out, the rows about where their GEMM rows read and write
+  // them (rows split in order, as QGemm splits its rows), so each mostly touches its own lines.
+  const int threads = static_cast<int>(std::min<int64_t>(a.threads, oh));
+  RunRanges(threads, [&](int i) { FillPlaneRows(a, wp, hp * i / threads, hp * (i + 1) / threads, plane); });
   const int64_t rows = (oh - 1) * wp + ow;  // wide rows up to the last output position
-  wide.resize(static_cast<size_t>(rows * m));
+  wide_buffer.resize(static_cast<size_t>(rows * m));
+  uint8_t* const wide = wide_buffer.data();
   GemmProblem::RowSegments segs{static_cast<int>(kh), kw * c / 4, {}, c};
-  for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane.data() + ky * wp * c;
-  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, wide.data(), m,
+  for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane + ky * wp * c;
+  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, wide, m,
                            a.rq->MultipliersBelowOne()};
   GemmProblem prob;
   prob.m = rows;
@@ -240,9 +251,11 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   prob.fused = &fused;
   QGemm(*a.kernel, prob, a.threads);
   uint8_t* y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
-  for (int64_t oy = 0; oy < oh; ++oy) {
-    std::memcpy(y + oy * ow * m, wide.data() + oy * wp * m, static_cast<size_t>(ow * m));
-  }
+  RunRanges(threads, [&](int i) {
+    for (int64_t oy = oh * i / threads; oy < oh * (i + 1) / threads; ++oy) {
+      std::memcpy(y + oy * ow * m, wide + oy * wp * m, static_cast<size_t>(ow * m));
+    }
+  });
 }
 
 void ConvNhwc(const ConvNhwcArgs& a) {
