@@ -292,8 +292,12 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // there are enough panels to share: each thread then streams only its part of B through its
   // cache, and A, the smaller, is read by all.
   const bool b_larger = p.b->k4 * 4 * p.b->n > 2 * p.m * p.b->k4 * 4 && panels >= 4 * threads;
+  // A kernel with a row block (AMX) runs fewer than two blocks per thread largely as smaller
+  // tiles: give each thread all rows and a share of the panels instead.
+  const bool few_blocks = threads > 1 && kernel.row_block > 1 && p.m < 2 * kernel.row_block * threads &&
+                          panels >= threads;
   const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
-                            (threads > 1 && b_larger && !p.a_rows && !p.a_runs && !p.a_segments);
+                            (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.
