@@ -197,6 +197,7 @@ void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Co
           kernel.fused_segments(mr, segs.segments, segs.seg_k4, base, segs.lda,
                                 b.data.data() + panel * b.k4 * b.nr * 4, o);
         }
+        if (p.rows_done) (*p.rows_done)(m0, mr);
       },
       kernel.row_block);
 }
@@ -296,8 +297,9 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // tiles: give each thread all rows and a share of the panels instead.
   const bool few_blocks = threads > 1 && kernel.row_block > 1 && p.m < 2 * kernel.row_block * threads &&
                           panels >= threads;
-  const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
-                            (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
+  const bool split_panels = !p.rows_done && ((p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
+                                             (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs &&
+                                              !p.a_segments));
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.

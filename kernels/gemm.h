@@ -104,6 +104,10 @@ struct GemmProblem {
     int64_t lda;
   };
   const RowSegments* a_segments = nullptr;
+  // With a_segments: called after each piece of rows [m0, m0 + rows) is final in every column
+  // the calling thread covers (kernels/conv_nhwc.cc copies them out while they are in cache).
+  // Threads that split rows only (not panels); from the GEMM's threads, each row exactly once.
+  const std::function<void(int64_t m0, int rows)>* rows_done = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr
