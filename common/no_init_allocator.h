@@ -24,7 +24,8 @@ struct NoInitAllocator : std::allocator<T> {
   template <typename U>
   NoInitAllocator(const NoInitAllocator<U>&) noexcept {}
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
-  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, n * sizeof(T), kAlign); }
+  // Unsized: clang without -fsized-deallocation (the fuzz build) declares no sized aligned delete.
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlign); }
   template <typename U>
   void construct(U* p) noexcept {
     ::new (static_cast<void*>(p)) U;

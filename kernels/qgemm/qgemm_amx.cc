@@ -25,10 +25,10 @@
 namespace qfarm::kernels {
 namespace {
 
-constexpr int kStepBytes = 64;                     // k bytes per tile step (a tile row)
+constexpr int kStepBytes = 64;  // k bytes per tile step (a tile row)
 constexpr int kStepK4 = kStepBytes / 4;
-constexpr int64_t kPanelStep = int64_t{kStepK4} * 128;  // bytes of a 32-column panel per step
-constexpr int kPanelRow = 128;                     // bytes per k-quad row of a panel
+constexpr int kPanelRow = 128;  // bytes per k-quad row of a 32-column panel
+constexpr int64_t kPanelStep = int64_t{kStepK4} * kPanelRow;  // bytes of a panel per step
 
 // Palette 1, every tile 16 rows of 64 bytes. C: tiles 0–3 (rows 0–15 | 16–31 × columns 0–15 |
 // 16–31), A: 4 (rows 0–15) and 5 (rows 16–31), B: 6 (columns 0–15) and 7 (columns 16–31).
@@ -105,6 +105,14 @@ inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
   }
 }
 
+// block(groups, r0) for `blocks` blocks of 32 rows from row 0 (groups = 2), then one of 16 when
+// `extra` (groups = 1), groups a std::integral_constant.
+template <typename Block>
+inline __attribute__((always_inline)) void ForEachBlock(int blocks, bool extra, Block block) {
+  for (int i = 0; i < blocks; ++i) block(std::integral_constant<int, 2>{}, 32 * i);
+  if (extra) block(std::integral_constant<int, 1>{}, 32 * blocks);
+}
+
 // GCC 12's false warnings inside its intrinsics (avx512_tile.h).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -148,9 +156,7 @@ __attribute__((noinline)) void StridedBlocks(int blocks, bool extra, int64_t k4,
       Accumulate<8, kS8U8, kHalf>(tail_k4, StridedRows{a + (r0 + r) * lda + steps * kStepBytes, lda}, b_tail, lo, hi);
     });
   };
-  int r0 = 0;
-  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
-  if (extra) block(std::integral_constant<int, 1>{}, r0);
+  ForEachBlock(blocks, extra, block);
 }
 
 // Run s of indirect rows, read `offset` bytes in: p[r·stride] + offset.
@@ -200,9 +206,7 @@ __attribute__((noinline)) void IndirectBlocks(int blocks, bool extra, int segmen
       }
     });
   };
-  int r0 = 0;
-  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
-  if (extra) block(std::integral_constant<int, 1>{}, r0);
+  ForEachBlock(blocks, extra, block);
 }
 
 // The same over rows of a padded plane (qgemm.h QGemmFusedSegmentsUkernel): run s of row r at
@@ -229,14 +233,12 @@ __attribute__((noinline)) void SegmentBlocks(int blocks, bool extra, int segment
       }
     });
   };
-  int r0 = 0;
-  for (int i = 0; i < blocks; ++i, r0 += 32) block(std::integral_constant<int, 2>{}, r0);
-  if (extra) block(std::integral_constant<int, 1>{}, r0);
+  ForEachBlock(blocks, extra, block);
 }
 
 #pragma GCC diagnostic pop
 
-// o for the rows from row r on (per-row terms and the output advanced; kPerRowMult: the s8·u8
+// o for the rows from row r on (per-row terms and the output advanced; per_row_mult: the s8·u8
 // form's multipliers are per row).
 FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
   FusedOutput s = o;
