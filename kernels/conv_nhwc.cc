@@ -199,7 +199,8 @@ bool PaddedPlaneApplies(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   return a.kernel->fused_segments && a.rq && a.rq->Fusable(a.y->dtype()) && !a.x_signed && g.stride[0] == 1 &&
          g.stride[1] == 1 && g.dilation[0] == 1 && g.dilation[1] == 1 && g.kernel[0] <= kMaxSegments &&
-         (g.kernel[1] * a.cin) % 4 == 0 && g.out[0] > 0 && g.out[1] > 0;
+         (g.kernel[1] * a.cin) % 4 == 0 && g.out[0] > 0 && g.out[1] > 0 && g.pad_begin[0] >= 0 &&
+         g.pad_begin[1] >= 0 && g.out[1] + g.kernel[1] - 1 >= g.pad_begin[1] + g.in[1];  // the plane holds the image
 }
 
 // Rows [py0, py1) of the padded plane: rows of Wp pixels, the image's inside [pad_begin,
