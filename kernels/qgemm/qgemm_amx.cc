@@ -139,25 +139,52 @@ inline __attribute__((always_inline)) void Finish(const int32_t* sums,
   }
 }
 
-// Rows [0, 32·blocks + 16·extra) of a strided block: whole k steps on tiles, the rest in zmm.
-template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
-__attribute__((noinline)) void StridedBlocks(int blocks, bool extra, int64_t k4, const uint8_t* a, int64_t lda,
-                                             const uint8_t* b, const FusedOutput& o) {
+// Rows [0, 32·blocks + 16·extra) of a block whose rows are `segments` runs of seg_k4 k-quads,
+// B's k in run order: each run's whole k steps on tiles, every run's rest in zmm. The runs come
+// from `runs` (StridedRuns, PointerRuns, PlaneRuns below): runs.tile(s, r, group) is rows
+// r..r+15 of run s as a tile operand (group: 0 or 1, which half of the block), runs.rows(s, r,
+// offset) the rows from r as the VNNI k loop reads them, `offset` bytes into the run.
+template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, typename Runs>
+__attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int64_t seg_k4, Runs& runs,
+                                      const uint8_t* b, const FusedOutput& o) {
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
   alignas(64) int32_t sums[32 * 32];
-  const int64_t steps = k4 / kStepK4, tail_k4 = k4 % kStepK4;
-  const uint8_t* b_tail = b + steps * kPanelStep;
+  const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
   auto block = [&](auto groups, int r0) {
     constexpr int kGroups = decltype(groups)::value;
     ZeroSums<kGroups, kHalf>();
-    TileSteps<kGroups, kS8U8, kHalf>(steps, {a + r0 * lda, lda}, {a + (r0 + 16) * lda, lda}, b);
+    for (int s = 0; s < segments; ++s) {
+      const TileRows g0 = runs.tile(s, r0, 0);
+      const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
+      TileSteps<kGroups, kS8U8, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
+    }
     StoreSums<kGroups, kHalf>(sums);
     Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
-      Accumulate<8, kS8U8, kHalf>(tail_k4, StridedRows{a + (r0 + r) * lda + steps * kStepBytes, lda}, b_tail, lo, hi);
+      for (int s = 0; s < segments && tail_k4; ++s) {
+        Accumulate<8, kS8U8, kHalf>(tail_k4, runs.rows(s, r0 + r, steps * kStepBytes),
+                                    b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
+      }
     });
   };
   ForEachBlock(blocks, extra, block);
 }
+
+// Rows at a + r·lda, one run (qgemm.h QGemmFusedUkernel and its s8·u8 twin).
+struct StridedRuns {
+  const uint8_t* a;
+  int64_t lda;
+  TileRows tile(int, int r, int) const { return {a + r * lda, lda}; }
+  StridedRows rows(int, int r, int64_t offset) const { return {a + r * lda + offset, lda}; }
+};
+
+// Run s of row r at base[s] + r·lda: a padded plane (qgemm.h QGemmFusedSegmentsUkernel), every
+// group of 16 rows a tile operand in place.
+struct PlaneRuns {
+  const uint8_t* const* base;
+  int64_t lda;
+  TileRows tile(int s, int r, int) const { return {base[s] + r * lda, lda}; }
+  StridedRows rows(int s, int r, int64_t offset) const { return {base[s] + r * lda + offset, lda}; }
+};
 
 // Run s of indirect rows, read `offset` bytes in: p[r·stride] + offset.
 struct RunRows {
@@ -167,74 +194,27 @@ struct RunRows {
   const uint8_t* operator()(int r) const { return p[r * stride] + offset; }
 };
 
-// Sixteen rows of one run (p[i·step], i < 16) as a tile operand: in place when equally spaced
-// (positions along one output row, away from the image's edges), else their first `bytes`
-// copied to `stage` (16 rows of `bytes`).
-TileRows RunTile(const uint8_t* const* p, int step, int64_t bytes, uint8_t* stage) {
-  const uintptr_t base = reinterpret_cast<uintptr_t>(p[0]), d = reinterpret_cast<uintptr_t>(p[step]) - base;
-  bool even = true;
-  for (int i = 2; i < 16; ++i) even &= reinterpret_cast<uintptr_t>(p[i * step]) == base + i * d;
-  if (even) return {p[0], static_cast<int64_t>(d)};
-  for (int i = 0; i < 16; ++i) std::memcpy(stage + i * bytes, p[i * step], static_cast<size_t>(bytes));
-  return {stage, bytes};
-}
-
-// The same over indirect rows (qgemm.h QGemmFusedIndirectUkernel): each run's whole k steps on
-// tiles, every run's rest in zmm.
-template <bool kSigned, bool kHalf, bool kClamp>
-__attribute__((noinline)) void IndirectBlocks(int blocks, bool extra, int segments, int64_t seg_k4,
-                                              const uint8_t* const* rows, const uint8_t* b, const FusedOutput& o) {
-  const PanelStage<kSigned, false, false, kHalf> ps(o);
-  alignas(64) int32_t sums[32 * 32];
-  const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4, bytes = steps * kStepBytes;
-  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> stage;  // cache-line aligned rows
-  if (stage.size() < static_cast<size_t>(32 * bytes)) stage.resize(static_cast<size_t>(32 * bytes));
-  auto block = [&](auto groups, int r0) {
-    constexpr int kGroups = decltype(groups)::value;
-    ZeroSums<kGroups, kHalf>();
-    for (int s = 0; s < segments; ++s) {
-      const TileRows g0 = RunTile(rows + r0 * segments + s, segments, bytes, stage.data());
-      const TileRows g1 =
-          kGroups == 2 ? RunTile(rows + (r0 + 16) * segments + s, segments, bytes, stage.data() + 16 * bytes) : g0;
-      TileSteps<kGroups, false, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
-    }
-    StoreSums<kGroups, kHalf>(sums);
-    Finish<kGroups, kSigned, false, false, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
-      for (int s = 0; s < segments && tail_k4; ++s) {
-        Accumulate<8, false, kHalf>(tail_k4, RunRows{rows + (r0 + r) * segments + s, segments, bytes},
-                                    b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
-      }
-    });
-  };
-  ForEachBlock(blocks, extra, block);
-}
-
-// The same over rows of a padded plane (qgemm.h QGemmFusedSegmentsUkernel): run s of row r at
-// base[s] + r·lda, so every group of 16 rows is a tile operand in place.
-template <bool kSigned, bool kHalf, bool kClamp>
-__attribute__((noinline)) void SegmentBlocks(int blocks, bool extra, int segments, int64_t seg_k4,
-                                             const uint8_t* const* base, int64_t lda, const uint8_t* b,
-                                             const FusedOutput& o) {
-  const PanelStage<kSigned, false, false, kHalf> ps(o);
-  alignas(64) int32_t sums[32 * 32];
-  const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
-  auto block = [&](auto groups, int r0) {
-    constexpr int kGroups = decltype(groups)::value;
-    ZeroSums<kGroups, kHalf>();
-    for (int s = 0; s < segments; ++s) {
-      TileSteps<kGroups, false, kHalf>(steps, {base[s] + r0 * lda, lda}, {base[s] + (r0 + 16) * lda, lda},
-                                       b + s * seg_k4 * kPanelRow);
-    }
-    StoreSums<kGroups, kHalf>(sums);
-    Finish<kGroups, kSigned, false, false, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
-      for (int s = 0; s < segments && tail_k4; ++s) {
-        Accumulate<8, false, kHalf>(tail_k4, StridedRows{base[s] + (r0 + r) * lda + steps * kStepBytes, lda},
-                                    b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
-      }
-    });
-  };
-  ForEachBlock(blocks, extra, block);
-}
+// Run s of row r at p[r·segments + s] (qgemm.h QGemmFusedIndirectUkernel). Sixteen rows of a run
+// are a tile operand in place when equally spaced (positions along one output row, away from
+// the image's edges), else their first `bytes` (the whole tile steps) are copied to the group's
+// half of a staging buffer (16 rows of `bytes` each, cache-line aligned).
+struct PointerRuns {
+  const uint8_t* const* p;
+  int segments;
+  int64_t bytes;
+  uint8_t* stage;  // 32 rows of `bytes`
+  TileRows tile(int s, int r, int group) const {
+    const uint8_t* const* q = p + r * segments + s;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(q[0]), d = reinterpret_cast<uintptr_t>(q[segments]) - base;
+    bool even = true;
+    for (int i = 2; i < 16; ++i) even &= reinterpret_cast<uintptr_t>(q[i * segments]) == base + i * d;
+    if (even) return {q[0], static_cast<int64_t>(d)};
+    uint8_t* dst = stage + group * 16 * bytes;
+    for (int i = 0; i < 16; ++i) std::memcpy(dst + i * bytes, q[i * segments], static_cast<size_t>(bytes));
+    return {dst, bytes};
+  }
+  RunRows rows(int s, int r, int64_t offset) const { return {p + r * segments + s, segments, offset}; }
+};
 
 #pragma GCC diagnostic pop
 
@@ -249,8 +229,18 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
   return s;
 }
 
-// Rows the tiles take: whole 16-row groups, when there are k steps to make.
-int TileRowsOf(int mr, int64_t k4) { return k4 >= kStepK4 ? mr / 16 * 16 : 0; }
+// The rows of a call the tiles take — whole 16-row groups, when there are k steps to make — run
+// as f(blocks of 32, one more of 16?) between configuring the tiles and releasing them; returns
+// how many rows that was (the caller hands the rest to the VNNI kernel).
+template <typename F>
+int OnTiles(int mr, int64_t k4, F f) {
+  const int tiled = k4 >= kStepK4 ? mr / 16 * 16 : 0;
+  if (tiled == 0) return 0;
+  ConfigureTiles();
+  f(tiled / 32, tiled % 32 != 0);
+  _tile_release();
+  return tiled;
+}
 
 }  // namespace
 
@@ -270,45 +260,39 @@ void qgemm_u8s8_32x32__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, co
 
 void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = TileRowsOf(mr, k4);
-  if (tiled) {
-    ConfigureTiles();
+  const int tiled = OnTiles(mr, k4, [&](int blocks, bool extra) {
+    StridedRuns runs{a, lda};
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      StridedBlocks<is_signed, false, false, half, clamp>(tiled / 32, tiled % 32 != 0, k4, a, lda,
-                                                          reinterpret_cast<const uint8_t*>(b), o);
+      Blocks<is_signed, false, false, half, clamp>(blocks, extra, 1, k4, runs, reinterpret_cast<const uint8_t*>(b), o);
     });
-    _tile_release();
-  }
+  });
   if (tiled < mr) qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, false));
 }
 
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = TileRowsOf(mr, k4);
-  if (tiled) {
-    const uint8_t* rows = reinterpret_cast<const uint8_t*>(a);
-    ConfigureTiles();
+  const int tiled = OnTiles(mr, k4, [&](int blocks, bool extra) {
+    StridedRuns runs{reinterpret_cast<const uint8_t*>(a), lda};
     DispatchStage<false>(o, [&](auto is_signed, auto half, auto clamp) {
-      o.row_factor
-          ? StridedBlocks<is_signed, true, true, half, clamp>(tiled / 32, tiled % 32 != 0, k4, rows, lda, b, o)
-          : StridedBlocks<is_signed, true, false, half, clamp>(tiled / 32, tiled % 32 != 0, k4, rows, lda, b, o);
+      o.row_factor ? Blocks<is_signed, true, true, half, clamp>(blocks, extra, 1, k4, runs, b, o)
+                   : Blocks<is_signed, true, false, half, clamp>(blocks, extra, 1, k4, runs, b, o);
     });
-    _tile_release();
-  }
+  });
   if (tiled < mr) qgemm_s8u8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, true));
 }
 
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                             const int8_t* b, const FusedOutput& o) {
-  const int tiled = TileRowsOf(mr, seg_k4);
-  if (tiled) {
-    ConfigureTiles();
+  const int tiled = OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
+    const int64_t bytes = seg_k4 / kStepK4 * kStepBytes;
+    thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> stage;
+    if (stage.size() < static_cast<size_t>(32 * bytes)) stage.resize(static_cast<size_t>(32 * bytes));
+    PointerRuns runs{rows, segments, bytes, stage.data()};
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      IndirectBlocks<is_signed, half, clamp>(tiled / 32, tiled % 32 != 0, segments, seg_k4, rows,
-                                             reinterpret_cast<const uint8_t*>(b), o);
+      Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
+                                                   reinterpret_cast<const uint8_t*>(b), o);
     });
-    _tile_release();
-  }
+  });
   if (tiled < mr) {
     qgemm_u8s8_8x32_requant_indirect__avx512vnni(mr - tiled, segments, seg_k4, rows + tiled * segments, b,
                                                  RowsFrom(o, tiled, false));
@@ -317,15 +301,13 @@ void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4
 
 void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                             int64_t lda, const int8_t* b, const FusedOutput& o) {
-  const int tiled = TileRowsOf(mr, seg_k4);
-  if (tiled) {
-    ConfigureTiles();
+  const int tiled = OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
+    PlaneRuns runs{base, lda};
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      SegmentBlocks<is_signed, half, clamp>(tiled / 32, tiled % 32 != 0, segments, seg_k4, base, lda,
-                                            reinterpret_cast<const uint8_t*>(b), o);
+      Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
+                                                   reinterpret_cast<const uint8_t*>(b), o);
     });
-    _tile_release();
-  }
+  });
   if (tiled < mr) {
     const uint8_t* rest[kMaxSegments];
     for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
