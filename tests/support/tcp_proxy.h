@@ -1,6 +1,8 @@
 // A loopback TCP proxy that injects network faults between an agent and the controller: every
 // chunk is delayed by `delay_ms`, and with probability `drop` a chunk kills its connection (both
-// directions reset, as a flaky network or a NAT timeout would). Seeded, so a failure replays.
+// directions reset, as a flaky network or a NAT timeout would). One chunk among the first 40,
+// picked by the seed, always kills its connection, so every run sees at least one fault (at 3%
+// over ~170 chunks, about one seed in 190 would otherwise draw none). Seeded, so a failure replays.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -18,6 +20,7 @@ class TcpProxy {
   TcpProxy(int upstream_port, double drop, int delay_ms, uint64_t seed)
       : upstream_port_(upstream_port), drop_(drop), delay_ms_(delay_ms), rng_(seed),
         acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    forced_drop_ = 8 + static_cast<int64_t>(rng_() % 32);
     Accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -41,9 +44,10 @@ class TcpProxy {
     }
   };
 
-  bool Drop() {
+  bool Drop(int64_t chunk) {
     std::lock_guard<std::mutex> lock(mu_);
-    return std::uniform_real_distribution<double>(0, 1)(rng_) < drop_;
+    const bool random_drop = std::uniform_real_distribution<double>(0, 1)(rng_) < drop_;
+    return random_drop || chunk == forced_drop_;
   }
 
   void Accept() {
@@ -64,8 +68,7 @@ class TcpProxy {
     auto buf = std::make_shared<std::array<char, 16384>>();
     from->async_read_some(boost::asio::buffer(*buf), [=, this](boost::system::error_code ec, size_t n) {
       if (ec) return link->Close();
-      ++chunks_;
-      if (Drop()) {
+      if (Drop(++chunks_)) {
         ++dropped_;
         return link->Close();
       }
@@ -82,6 +85,7 @@ class TcpProxy {
   int upstream_port_;
   double drop_;
   int delay_ms_;
+  int64_t forced_drop_ = 0;  // 1-based index of the chunk that always drops
   std::mutex mu_;
   std::mt19937_64 rng_;
   std::atomic<int64_t> dropped_{0}, chunks_{0};
