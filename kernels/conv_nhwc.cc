@@ -228,7 +228,7 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const int64_t hp = oh + kh - 1, wp = ow + kw - 1;  // stride 1: the padded image's size
   // Per calling thread; the lambdas below run on the pool's threads too, so they take the
   // buffers' addresses, never the thread_local names.
-  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer, wide_buffer;
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer;
   plane_buffer.resize(static_cast<size_t>(hp * wp * c));
   uint8_t* const plane = plane_buffer.data();
   // The threads fill the rows about where their GEMM rows read them (rows split in order, as
@@ -236,26 +236,16 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const int threads = static_cast<int>(std::min<int64_t>(a.threads, oh));
   RunRanges(threads, [&](int i) { FillPlaneRows(a, wp, hp * i / threads, hp * (i + 1) / threads, plane); });
   const int64_t rows = (oh - 1) * wp + ow;  // wide rows up to the last output position
-  wide_buffer.resize(static_cast<size_t>(rows * m));
-  uint8_t* const wide = wide_buffer.data();
   GemmProblem::RowSegments segs{static_cast<int>(kh), kw * c / 4, {}, c};
   for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane + ky * wp * c;
-  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, wide, m,
-                           a.rq->MultipliersBelowOne()};
-  // Each piece's output positions copied out as soon as the GEMM has finished them, by the
-  // thread that summed them: the wide rows [m0, m0 + n) of every output row they touch.
+  // Wide row p is output position (p / wp, p % wp): the kernels store the positions inside the
+  // image straight into y and skip the kw − 1 padding columns of each row.
   uint8_t* y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
-  const std::function<void(int64_t, int)> copy_out = [=](int64_t m0, int n) {
-    for (int64_t p = m0, end = m0 + n; p < end;) {
-      const int64_t oy = p / wp, ox = p % wp, stop = std::min(end, oy * wp + ow);
-      if (ox < ow) std::memcpy(y + (oy * ow + ox) * m, wide + p * m, static_cast<size_t>((stop - p) * m));
-      p = (oy + 1) * wp;
-    }
-  };
+  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, y, m,
+                           a.rq->MultipliersBelowOne(), wp, ow};
   GemmProblem prob;
   prob.m = rows;
   prob.a_segments = &segs;
-  prob.rows_done = &copy_out;
   prob.a_zero = a.zx;
   prob.b = a.w;
   prob.b_zero = a.zw;

@@ -94,9 +94,11 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
     row_const[r] = static_cast<int32_t>(rc);
     any = any || rc != 0;
   }
+  uint8_t* const out = f.wide_period ? f.out + n0 : f.out + m0 * f.ldo + n0;  // wide: rows mapped from m0
   return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
-                     f.mult + n0, f.zy, f.out_signed, f.out + m0 * f.ldo + n0, f.ldo,
-                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0)), f.mult_below_one};
+                     f.mult + n0, f.zy, f.out_signed, out, f.ldo,
+                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0)), f.mult_below_one,
+                     m0, f.wide_period, f.wide_valid};
 }
 
 // A tile through the kernel's fused u8·s8 output stage.
@@ -197,7 +199,6 @@ void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Co
           kernel.fused_segments(mr, segs.segments, segs.seg_k4, base, segs.lda,
                                 b.data.data() + panel * b.k4 * b.nr * 4, o);
         }
-        if (p.rows_done) (*p.rows_done)(m0, mr);
       },
       kernel.row_block);
 }
@@ -297,9 +298,8 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // tiles: give each thread all rows and a share of the panels instead.
   const bool few_blocks = threads > 1 && kernel.row_block > 1 && p.m < 2 * kernel.row_block * threads &&
                           panels >= threads;
-  const bool split_panels = !p.rows_done && ((p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
-                                             (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs &&
-                                              !p.a_segments));
+  const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
+                            (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
   const int64_t units = split_panels ? panels : tiles;
   const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.

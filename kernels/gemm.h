@@ -68,6 +68,10 @@ struct FusedRequant {
   uint8_t* out;
   int64_t ldo;
   bool mult_below_one = false;  // Requantizer::MultipliersBelowOne
+  // Rows are wide (qgemm.h FusedOutput::wide_period): row p's output is row (p / wide_period)·
+  // wide_valid + p % wide_period of out, none where p % wide_period ≥ wide_valid.
+  int64_t wide_period = 0;
+  int64_t wide_valid = 0;
 };
 
 struct GemmProblem {
@@ -104,10 +108,6 @@ struct GemmProblem {
     int64_t lda;
   };
   const RowSegments* a_segments = nullptr;
-  // With a_segments: called after each piece of rows [m0, m0 + rows) is final in every column
-  // the calling thread covers (kernels/conv_nhwc.cc copies them out while they are in cache).
-  // Threads that split rows only (not panels); from the GEMM's threads, each row exactly once.
-  const std::function<void(int64_t m0, int rows)>* rows_done = nullptr;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr

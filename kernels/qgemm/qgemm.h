@@ -52,6 +52,13 @@ struct FusedOutput {
   int64_t ldo;
   int cols;  // valid columns, ≤ nr
   bool mult_below_one = false;  // every |mult| < 1: |float(v)·m| < 2^31 (kernels/requant_lanes.h)
+  // Wide rows (a stride-1 convolution over a padded plane, kernels/conv_nhwc.cc): with
+  // wide_period > 0, row r of the call is output position p = wide_row0 + r, whose output row is
+  // out + ((p / wide_period)·wide_valid + p % wide_period)·ldo when p % wide_period < wide_valid;
+  // the other positions (the padding columns) are computed and not stored.
+  int64_t wide_row0 = 0;
+  int64_t wide_period = 0;
+  int64_t wide_valid = 0;
 };
 // Fused kernels take any mr (rows beyond kMaxMr run as further tiles against the same panel),
 // so a block of rows costs one call.

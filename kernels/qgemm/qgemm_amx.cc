@@ -225,7 +225,11 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
   if (s.row_const) s.row_const += r;
   if (s.row_factor) s.row_factor += r;
   if (per_row_mult) s.mult += r;
-  s.out = static_cast<uint8_t*>(o.out) + r * o.ldo;
+  if (s.wide_period) {
+    s.wide_row0 += r;
+  } else {
+    s.out = static_cast<uint8_t*>(o.out) + r * o.ldo;
+  }
   return s;
 }
 
