@@ -311,6 +311,7 @@ void FusedConvS8U8(const FusedConvArgs& a, PackedWeights& panels) {
                              w.lda, b, o);
       }
     }
+    if (a.kernel->release) a.kernel->release();
   });
 }
 

@@ -314,8 +314,12 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
     ColumnTerms(p, c0, c1, col_term.data());
     Corrections mine = corr;
     mine.col_term = col_term.data();
-    if (split_panels) return gemm_range(kernel, p, mine, 0, p.m, begin, end);
-    gemm_range(kernel, p, mine, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
+    if (split_panels) {
+      gemm_range(kernel, p, mine, 0, p.m, begin, end);
+    } else {
+      gemm_range(kernel, p, mine, begin * kMaxMr, std::min<int64_t>(p.m, end * kMaxMr), 0, panels);
+    }
+    if (kernel.release) kernel.release();
   };
   RunRanges(t, range);
 }

@@ -99,6 +99,9 @@ struct QGemmKernel {
   // Rows its fused forms take in blocks of (the rest in smaller tiles): the GEMM driver hands
   // them pieces of a multiple of it where it can. A divisor of kShortKRows and of 256.
   int row_block = 1;
+  // Where set, the kernel leaves per-thread state between calls (AMX: configured tiles), and a
+  // thread calls this when its run of calls for one product ends.
+  void (*release)() = nullptr;
 };
 
 // Every kernel of this build, in registry.inc order (best last within an architecture).
@@ -123,6 +126,7 @@ void qgemm_u8s8_8x32_requant_segments__avx512vnni(int mr, int segments, int64_t 
 // AMX (qgemm_amx.cc): the tiles' instructions, and the process's permission to use them
 // (asked once, on the first call).
 bool AmxUsable();
+void ReleaseTiles__amx();  // TILERELEASE: the tiles back to their initial state
 void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o);
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,

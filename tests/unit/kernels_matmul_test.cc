@@ -6,12 +6,17 @@
 // and scales, per-row A zero points (MatMulInteger), values at the type extremes; 1 and 3
 // threads. Every parameter and the seed are printed on failure.
 #include <gtest/gtest.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "kernels/devices.h"
 #include "kernels/executor.h"
+#include "kernels/qgemm/qgemm.h"
 #include "reference/ops.h"
 #include "tests/support/kernel_paths.h"
 
@@ -139,6 +144,66 @@ TEST(KernelsMatMul, TileGroupsEqualReference) {
   }
   EXPECT_GT(compared, 28);
 }
+
+#if defined(__x86_64__)
+// Another tile configuration on the calling thread, as other code using AMX may leave it: every
+// tile 8 rows of 32 bytes. (GCC 12 does not see LDTILECFG and STTILECFG read and write the 64
+// bytes: the barriers keep the stores and loads.)
+__attribute__((target("amx-tile"))) void LoadForeignTileConfig() {
+  alignas(64) uint8_t config[64] = {1};
+  for (int t = 0; t < 8; ++t) {
+    config[16 + 2 * t] = 32;
+    config[48 + t] = 8;
+  }
+  asm volatile("" : : "r"(config) : "memory");
+  _tile_loadconfig(config);
+}
+__attribute__((target("amx-tile"))) int TilePalette() {
+  alignas(64) uint8_t config[64];
+  _tile_storeconfig(config);
+  asm volatile("" : : "r"(config) : "memory");
+  return config[0];
+}
+
+// The AMX kernels leave the tiles configured between calls and skip LDTILECFG when the
+// configuration is already theirs (qgemm_amx.cc ConfigureTiles): one left by other code must
+// still be replaced — a fused call under a foreign configuration gives what it gives from
+// released tiles — and the GEMM driver releases the tiles when a thread's share of a product
+// ends (QGemmKernel::release), so none stay configured after it.
+TEST(KernelsMatMul, AmxReplacesAForeignTileConfigurationAndReleasesTiles) {
+  if (!CpuHas(Isa::kAmx)) GTEST_SKIP() << "no AMX on this CPU";
+  const QGemmKernel& kernel = *FindQGemmKernel(Isa::kAmx);
+  ASSERT_TRUE(kernel.fused && kernel.release);
+  constexpr int kRows = 48, kK = 256;
+  std::mt19937 rng(Seed());
+  alignas(64) uint8_t a[kRows * kK];
+  alignas(64) int8_t b[kK * 32];
+  for (uint8_t& v : a) v = static_cast<uint8_t>(rng());
+  for (int8_t& v : b) v = static_cast<int8_t>(rng());
+  const int32_t col_term[32] = {};
+  float mult[32];
+  for (float& m : mult) m = 1.0f / 4096;
+  auto run = [&](uint8_t* out) {
+    const FusedOutput o{nullptr, nullptr, col_term, nullptr, mult, 128, false, out, 32, 32, true};
+    kernel.fused(kRows, kK / 4, a, kK, b, o);
+  };
+  uint8_t foreign[kRows * 32], fresh[kRows * 32];
+  LoadForeignTileConfig();
+  ASSERT_EQ(TilePalette(), 1);
+  run(foreign);
+  kernel.release();
+  ASSERT_EQ(TilePalette(), 0);
+  run(fresh);
+  EXPECT_EQ(std::vector<uint8_t>(foreign, foreign + sizeof foreign), std::vector<uint8_t>(fresh, fresh + sizeof fresh));
+  EXPECT_GT(std::set<uint8_t>(fresh, fresh + sizeof fresh).size(), 16u) << "outputs too uniform to tell";
+
+  MatMulTester tester(Seed());
+  MatMulCase c{1, 80, 45, 192, false, false, false, false};
+  c.zero_zw = true;
+  EXPECT_GT(tester.Test(c), 0);
+  EXPECT_EQ(TilePalette(), 0) << "the calling thread's tiles are still configured after the GEMM";
+}
+#endif
 
 // Short k (k4 = 1..8) with symmetric weights and uint8 A: the AVX-512 fused kernel runs whole
 // tiles of 16 rows (panels of at most 16 columns) or 12 rows (wider panels) with k unrolled, and
