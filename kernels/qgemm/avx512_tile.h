@@ -157,12 +157,12 @@ inline __attribute__((always_inline)) void InitSums(const SumStart& s, __m512i (
 // float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
 // kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones. kClamp: false
 // when every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512).
-// Where rows r0..r0 + MR − 1 of the call go: out + r·ldo, or with wide rows (FusedOutput::
-// wide_period) the output row of each position, nullptr for a padding column's.
-template <int MR>
+// Where rows r0..r0 + MR − 1 of the call go: out + r·ldo, or where kWide and the rows are wide
+// (FusedOutput::wide_period) the output row of each position, nullptr for a padding column's.
+template <int MR, bool kWide>
 inline __attribute__((always_inline)) void RowOutputs(uint8_t* out, int64_t ldo, const FusedOutput& o, int r0,
                                                       uint8_t* (&rows)[MR]) {
-  if (!o.wide_period) {
+  if (!kWide || !o.wide_period) {
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) rows[r] = out + (r0 + r) * ldo;
     return;
@@ -179,14 +179,16 @@ inline __attribute__((always_inline)) void RowOutputs(uint8_t* out, int64_t ldo,
   }
 }
 
-template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp>
+// kWide: the rows may be wide (FusedOutput::wide_period; only the segments forms take such rows,
+// so only their instances pay for the per-row check).
+template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, bool kWide = false>
 inline __attribute__((always_inline)) void Epilogue(const __m512i (&sum_lo)[MR], const __m512i (&sum_hi)[MR],
                                                     const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
                                                     const FusedOutput& o, int r0) {
   uint8_t* out[MR];
-  RowOutputs<MR>(ps.out, ps.ldo, o, r0, out);
+  RowOutputs<MR, kWide>(ps.out, ps.ldo, o, r0, out);
   int r = 0;
-  if (kHalf && !kS8U8 && !kRowFactor && !o.wide_period) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
+  if (kHalf && !kS8U8 && !kRowFactor && !(kWide && o.wide_period)) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
 #pragma GCC unroll 8
     for (; r + 2 <= MR; r += 2) {
       RequantizeStoreRows512<kSigned, kClamp>(sum_lo[r], sum_lo[r + 1], ps.mlo, ps.bounds, out[r], out[r + 1],
@@ -195,7 +197,7 @@ inline __attribute__((always_inline)) void Epilogue(const __m512i (&sum_lo)[MR],
   }
 #pragma GCC unroll 16
   for (; r < MR; ++r) {
-    if (!out[r]) continue;  // a padding column's position
+    if (kWide && !out[r]) continue;  // a padding column's position
     const __m512 mlo = kS8U8 ? _mm512_set1_ps(o.mult[r0 + r]) : ps.mlo;
     const __m512 mhi = kS8U8 ? mlo : ps.mhi;
     __m512i lo = sum_lo[r], hi = kHalf ? lo : sum_hi[r];

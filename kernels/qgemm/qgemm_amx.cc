@@ -127,7 +127,8 @@ inline __attribute__((always_inline)) void ForEachBlock(int blocks, bool extra, 
 // The block of kGroups·16 rows from row r0: its tile sums in eight-row pieces into zmm, each
 // started as the VNNI tiles start theirs (InitSums), finished by tail(r, lo, hi) for the k after
 // the tile steps (rows r..r+7 of the block), then the output stage.
-template <int kGroups, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, typename Tail>
+template <int kGroups, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, bool kWide,
+          typename Tail>
 inline __attribute__((always_inline)) void Finish(const int32_t* sums,
                                                   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf>& ps,
                                                   const FusedOutput& o, int r0, Tail tail) {
@@ -141,9 +142,11 @@ inline __attribute__((always_inline)) void Finish(const int32_t* sums,
       if (!kHalf) hi[i] = _mm512_add_epi32(hi[i], _mm512_load_si512(sums + (r + i) * 32 + 16));
     }
     tail(r, lo, hi);
-    Epilogue<8, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(lo, hi, ps, o, r0 + r);
+    Epilogue<8, kSigned, kS8U8, kRowFactor, kHalf, kClamp, kWide>(lo, hi, ps, o, r0 + r);
   }
 }
+
+struct PlaneRuns;  // below: the one runs policy whose rows may be wide (FusedOutput::wide_period)
 
 // Rows [0, 32·blocks + 16·extra) of a block whose rows are `segments` runs of seg_k4 k-quads,
 // B's k in run order: each run's whole k steps on tiles, every run's rest in zmm. The runs come
@@ -165,7 +168,7 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
       TileSteps<kGroups, kS8U8, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
     }
     StoreSums<kGroups, kHalf>(sums);
-    Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
+    Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp, std::is_same_v<Runs, PlaneRuns>>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
       for (int s = 0; s < segments && tail_k4; ++s) {
         Accumulate<8, kS8U8, kHalf>(tail_k4, runs.rows(s, r0 + r, steps * kStepBytes),
                                     b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);

@@ -46,8 +46,9 @@ __attribute__((noinline)) void TileRun(int tiles, int r0, int64_t k4, const uint
 }
 
 // The same over rows given as `segments` runs of seg_k4 k-quads, B's k in run order:
-// runs(s, r0) gives run s of the rows from r0 on (RowPointers or StridedRows).
-template <int MR, bool kSigned, bool kHalf, bool kClamp, typename Runs>
+// runs(s, r0) gives run s of the rows from r0 on (RowPointers or StridedRows); kWide: the rows
+// may be wide (FusedOutput::wide_period).
+template <int MR, bool kSigned, bool kHalf, bool kClamp, bool kWide, typename Runs>
 __attribute__((noinline)) void TileRunSegments(int tiles, int r0, int segments, int64_t seg_k4, Runs runs,
                                                const void* b, const FusedOutput& o) {
   const PanelStage<kSigned, false, false, kHalf> ps(o);
@@ -57,7 +58,7 @@ __attribute__((noinline)) void TileRunSegments(int tiles, int r0, int segments, 
     for (int seg = 0; seg < segments; ++seg) {
       Accumulate<MR, false, kHalf>(seg_k4, runs(seg, r0), static_cast<const uint8_t*>(b) + seg * seg_k4 * 128, lo, hi);
     }
-    Epilogue<MR, kSigned, false, false, kHalf, kClamp>(lo, hi, ps, o, r0);
+    Epilogue<MR, kSigned, false, false, kHalf, kClamp, kWide>(lo, hi, ps, o, r0);
   }
 }
 
@@ -172,7 +173,7 @@ void qgemm_u8s8_8x32_requant_indirect__avx512vnni(int mr, int segments, int64_t 
   auto runs = [=](int seg, int r0) { return RowPointers{rows + r0 * segments + seg, segments}; };
   ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, runs, b, o);
+      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp, false>(tiles, r0, segments, seg_k4, runs, b, o);
     });
   });
 }
@@ -182,7 +183,7 @@ void qgemm_u8s8_8x32_requant_segments__avx512vnni(int mr, int segments, int64_t 
   auto runs = [=](int seg, int r0) { return StridedRows{base[seg] + r0 * lda, lda}; };
   ForEachRun(0, mr, [&](auto tile_rows, int tiles, int r0) {
     DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp>(tiles, r0, segments, seg_k4, runs, b, o);
+      TileRunSegments<decltype(tile_rows)::value, is_signed, half, clamp, true>(tiles, r0, segments, seg_k4, runs, b, o);
     });
   });
 }
