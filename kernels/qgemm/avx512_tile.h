@@ -152,11 +152,6 @@ inline __attribute__((always_inline)) void InitSums(const SumStart& s, __m512i (
   }
 }
 
-// The output stage of the tile whose first row is row r0 of the block, from its sums: row_factor·col_factor
-// where kRowFactor (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's
-// float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
-// kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones. kClamp: false
-// when every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512).
 // Where rows r0..r0 + MR − 1 of the call go: out + r·ldo, or where kWide and the rows are wide
 // (FusedOutput::wide_period) the output row of each position, nullptr for a padding column's.
 template <int MR, bool kWide>
@@ -179,6 +174,11 @@ inline __attribute__((always_inline)) void RowOutputs(uint8_t* out, int64_t ldo,
   }
 }
 
+// The output stage of the tile whose first row is row r0 of the block, from its sums: row_factor·col_factor
+// where kRowFactor (integer adds wrapping as in kernels/gemm.cc Correct), then Requantizer's
+// float32/half-even operations, packed to bytes (kernels/requant_lanes.h RequantizeStore512).
+// kS8U8 (convolutions): per-row multipliers; otherwise (matmuls) per-column ones. kClamp: false
+// when every multiplier is below 1 (no float clamp needed, kernels/requant_lanes.h ScaleClamp512).
 // kWide: the rows may be wide (FusedOutput::wide_period; only the segments forms take such rows,
 // so only their instances pay for the per-row check).
 template <int MR, bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, bool kWide = false>
@@ -188,7 +188,8 @@ inline __attribute__((always_inline)) void Epilogue(const __m512i (&sum_lo)[MR],
   uint8_t* out[MR];
   RowOutputs<MR, kWide>(ps.out, ps.ldo, o, r0, out);
   int r = 0;
-  if (kHalf && !kS8U8 && !kRowFactor && !(kWide && o.wide_period)) {  // matmul rows of at most 16 columns in pairs: one pack per two rows
+  // Matmul rows of at most 16 columns in pairs: one pack per two rows.
+  if (kHalf && !kS8U8 && !kRowFactor && !(kWide && o.wide_period)) {
 #pragma GCC unroll 8
     for (; r + 2 <= MR; r += 2) {
       RequantizeStoreRows512<kSigned, kClamp>(sum_lo[r], sum_lo[r + 1], ps.mlo, ps.bounds, out[r], out[r + 1],

@@ -9,7 +9,7 @@
 // 16-row tiles, short k (under 16 quads) and GEMV calls go to the VNNI kernels whole.
 //
 // A call configures the tiles unless they already have this file's configuration (LDTILECFG
-// costs about 60 ns a call, a fifth of a 32-row block's whole time at k = 64; STTILECFG and a
+// costs about 60 ns: a 16-row call at k = 64 took 134 ns with it, 80 without; STTILECFG and a
 // compare, next to nothing), and leaves them configured: the GEMM driver releases them when a
 // thread's share of a product ends (QGemmKernel::release). The Linux kernel saves tile state per
 // thread; AmxUsable asks it once for the permission a process needs first.
@@ -168,7 +168,8 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
       TileSteps<kGroups, kS8U8, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
     }
     StoreSums<kGroups, kHalf>(sums);
-    Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp, std::is_same_v<Runs, PlaneRuns>>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
+    constexpr bool kWide = std::is_same_v<Runs, PlaneRuns>;
+    Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp, kWide>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
       for (int s = 0; s < segments && tail_k4; ++s) {
         Accumulate<8, kS8U8, kHalf>(tail_k4, runs.rows(s, r0 + r, steps * kStepBytes),
                                     b + (s * seg_k4 + steps * kStepK4) * kPanelRow, lo, hi);
