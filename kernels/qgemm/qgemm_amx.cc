@@ -56,6 +56,11 @@ void ConfigureTiles() {
   if (std::memcmp(&now, &config, sizeof config) != 0) _tile_loadconfig(&config);
 }
 
+// GCC 12's _tile_loadd is an asm statement with no memory operand or clobber, so the compiler
+// does not know it reads memory: bytes this file stores for a tile load to read (a staged copy,
+// the sums' start row) pass this barrier first, or the stores could move past the load.
+inline __attribute__((always_inline)) void StoresBeforeTileLoads() { asm volatile("" : : : "memory"); }
+
 // Sixteen rows of A as a tile operand: row i at base + i·stride.
 struct TileRows {
   const uint8_t* base;
@@ -187,6 +192,7 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
   alignas(64) int32_t sums[32 * 32], start[32];
   _mm512_store_si512(start, ps.start_lo);  // u8·s8: col_term; s8·u8: zero (StartSums zeroes)
   _mm512_store_si512(start + 16, ps.start_hi);
+  StoresBeforeTileLoads();
   const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
   auto block = [&](auto groups, int r0) {
     constexpr int kGroups = decltype(groups)::value;
@@ -249,6 +255,7 @@ struct PointerRuns {
     if (even) return {q[0], static_cast<int64_t>(d)};
     uint8_t* dst = stage + group * 16 * bytes;
     for (int i = 0; i < 16; ++i) std::memcpy(dst + i * bytes, q[i * segments], static_cast<size_t>(bytes));
+    StoresBeforeTileLoads();
     return {dst, bytes};
   }
   RunRows rows(int s, int r, int64_t offset) const { return {p + r * segments + s, segments, offset}; }
