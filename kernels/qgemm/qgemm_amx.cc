@@ -185,18 +185,21 @@ template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, ty
 __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int64_t seg_k4, Runs& runs,
                                       const uint8_t* b, const FusedOutput& o) {
   // The padded-plane (wide) rows start their sum tiles from the per-column terms, sparing the
-  // output stage an add per vector: the ResNet 3×3 kernel 77–81 → 69–73 µs. Matmul rows keep
-  // zeroed tiles: loading the start made the 128×768×768 GEMM's calls 3–4% slower.
-  constexpr bool kWide = std::is_same_v<Runs, PlaneRuns>, kTileStart = kWide;
+  // output stage an add per vector: the ResNet 3×3 kernel 73.5–75.9 → 67.5–70.0 µs. Matmul
+  // rows keep zeroed tiles: loading the start made the 128×768×768 GEMM's calls 3–4% slower.
+  // (The s8·u8 form has no per-column terms: its tiles start from zero.)
+  constexpr bool kWide = std::is_same_v<Runs, PlaneRuns>, kTileStart = kWide && !kS8U8;
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
   alignas(64) int32_t sums[32 * 32], start[32];
-  _mm512_store_si512(start, ps.start_lo);  // u8·s8: col_term; s8·u8: zero (StartSums zeroes)
-  _mm512_store_si512(start + 16, ps.start_hi);
-  StoresBeforeTileLoads();
+  if constexpr (kTileStart) {
+    _mm512_store_si512(start, ps.start_lo);
+    _mm512_store_si512(start + 16, ps.start_hi);
+    StoresBeforeTileLoads();
+  }
   const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
   auto block = [&](auto groups, int r0) {
     constexpr int kGroups = decltype(groups)::value;
-    StartSums<kGroups, kHalf, kS8U8 || !kTileStart>(start);
+    StartSums<kGroups, kHalf, !kTileStart>(start);
     for (int s = 0; s < segments; ++s) {
       const TileRows g0 = runs.tile(s, r0, 0);
       const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
