@@ -78,10 +78,11 @@ void Correct(int32_t* tile, int64_t ld, int rows, int64_t cols, const Correction
   }
 }
 
-// The fused output description of rows [m0, m0 + mr) × one column panel: the per-row parts of
-// Correct (one weight zero point for all columns, per-tensor za) become row_const.
+// The fused output description of rows [m0, m0 + mr) × `panels` column panels from `panel`: the
+// per-row parts of Correct (one weight zero point for all columns, per-tensor za) become
+// row_const.
 FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
-                            const int32_t* row_sum, int64_t panel, int32_t* row_const) {
+                            const int32_t* row_sum, int64_t panel, int32_t* row_const, int64_t panels = 1) {
   const PackedWeights& b = *p.b;
   const FusedRequant& f = *p.fused;
   const int64_t n0 = panel * b.nr;
@@ -97,8 +98,25 @@ FusedOutput FusedTileOutput(const GemmProblem& p, const Corrections& corr, int64
   uint8_t* const out = f.wide_period ? f.out + n0 : f.out + m0 * f.ldo + n0;  // wide: rows mapped from m0
   return FusedOutput{any ? row_const : nullptr, nullptr, reinterpret_cast<const int32_t*>(corr.col_term + n0), nullptr,
                      f.mult + n0, f.zy, f.out_signed, out, f.ldo,
-                     static_cast<int>(std::min<int64_t>(b.nr, b.n - n0)), f.mult_below_one,
+                     static_cast<int>(std::min<int64_t>(panels * b.nr, b.n - n0)), f.mult_below_one,
                      m0, f.wide_period, f.wide_valid};
+}
+
+// The u8·s8 fused form adds per-column terms only: one weight zero point, per-tensor za.
+bool FusesOutput(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr) {
+  return p.fused && kernel.fused && !corr.zw && !p.a_row_zero;
+}
+
+// Rows [m0, m0 + mr) × panels [panel_begin, panel_end) in one call of the kernel's fused panels
+// form (rows outermost inside it).
+void FusedPanels(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t m0, int mr,
+                 const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel_begin,
+                 int64_t panel_end) {
+  const PackedWeights& b = *p.b;
+  int32_t row_const[kMaxFusedRows];
+  const FusedOutput o = FusedTileOutput(p, corr, m0, mr, row_sum, panel_begin, row_const, panel_end - panel_begin);
+  kernel.fused_panels(mr, b.k4, a_tile, lda_tile, b.data.data() + panel_begin * b.k4 * b.nr * 4,
+                      static_cast<int>(panel_end - panel_begin), o);
 }
 
 // A tile through the kernel's fused u8·s8 output stage.
@@ -116,8 +134,7 @@ void Tile(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& co
           const uint8_t* a_tile, int64_t lda_tile, const int32_t* row_sum, int64_t panel, int32_t* tile) {
   const PackedWeights& b = *p.b;
   const int64_t n0 = panel * b.nr, cols = std::min<int64_t>(b.nr, b.n - n0);
-  // The u8·s8 fused form adds per-column terms only: one weight zero point, per-tensor za.
-  if (p.fused && kernel.fused && !corr.zw && !p.a_row_zero) {
+  if (FusesOutput(kernel, p, corr)) {
     return FusedTile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum, panel);
   }
   kernel.ukernel(mr, b.k4, a_tile, lda_tile, b.data.data() + panel * b.k4 * b.nr * 4, tile, b.nr);
@@ -249,6 +266,9 @@ void GemmRange(const QGemmKernel& kernel, const GemmProblem& p, const Correction
         const void* src = static_cast<const uint8_t*>(p.a) + (m0 + r) * p.lda;
         row_sum[static_cast<size_t>(r)] = PackARow(src, p.a_signed, b.k, lda_packed, a_pack.data() + r * lda_packed);
       }
+    }
+    if (kernel.fused_panels && FusesOutput(kernel, p, corr)) {
+      return FusedPanels(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel_begin, panel_end);
     }
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       Tile(kernel, p, corr, m0, mr, a_tile, lda_tile, row_sum.data(), panel, tile.data());

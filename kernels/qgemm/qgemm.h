@@ -50,7 +50,7 @@ struct FusedOutput {
   bool out_signed;
   void* out;
   int64_t ldo;
-  int cols;  // valid columns, ≤ nr
+  int cols;  // valid columns, ≤ nr (≤ panels·nr in the panels form)
   bool mult_below_one = false;  // every |mult| < 1: |float(v)·m| < 2^31 (kernels/requant_lanes.h)
   // Wide rows (a stride-1 convolution over a padded plane, kernels/conv_nhwc.cc): with
   // wide_period > 0, row r of the call is output position p = wide_row0 + r, whose output row is
@@ -64,6 +64,11 @@ struct FusedOutput {
 // so a block of rows costs one call.
 using QGemmFusedUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o);
+// The u8·s8 fused form over `panels` consecutive panels (b the first, each k4·NR·4 bytes): o
+// describes all their columns (cols ≤ panels·NR; col_term, mult and out from the first panel's
+// first column). One call where the kernel gains by walking rows outermost (AMX).
+using QGemmFusedPanelsUkernel = void (*)(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                         int panels, const FusedOutput& o);
 // The same with the operands' types swapped: A s8 rows, B u8 panels (same packing). Serves
 // convolutions as W·im2col(X) with raw weights and raw uint8 activations: no offsets, so no
 // per-position sums unless a weight zero point is nonzero (kernels/conv_nchw.h).
@@ -91,6 +96,7 @@ struct QGemmKernel {
   std::string_view declared_profile;  // what its host device claims by default
   QGemmUkernel ukernel;
   QGemmFusedUkernel fused = nullptr;  // the same sums with the output stage fused, if the ISA has one
+  QGemmFusedPanelsUkernel fused_panels = nullptr;  // set where it beats `fused` panel by panel
   QGemmFusedS8U8Ukernel fused_s8u8 = nullptr;
   QGemmFusedIndirectUkernel fused_indirect = nullptr;
   // Set where reading a padded copy of a convolution's input beats reading it in place (AMX:
@@ -129,6 +135,8 @@ bool AmxUsable();
 void ReleaseTiles__amx();  // TILERELEASE: the tiles back to their initial state
 void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o);
+void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
+                                          int panels, const FusedOutput& o);
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                    const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,

@@ -51,6 +51,7 @@ constexpr QGemmKernel WithFusedForms(QGemmKernel k) {
   }
   if (k.isa == Isa::kAmx) {
     k.fused = qgemm_u8s8_32x32_requant__amx;
+    k.fused_panels = qgemm_u8s8_32x32_requant_panels__amx;
     k.fused_s8u8 = qgemm_s8u8_32x32_requant__amx;
     k.fused_indirect = qgemm_u8s8_32x32_requant_indirect__amx;
     k.fused_segments = qgemm_u8s8_32x32_requant_segments__amx;

@@ -227,6 +227,24 @@ TEST(KernelsMatMul, ShortKEqualsReference) {
   EXPECT_GT(compared, 20);
 }
 
+// The AMX path's panels form (qgemm_amx.cc StreamedBlocks): rows outermost over groups of
+// panels of at most 1 MiB, each block's output stage finished during the next block's k steps.
+// n past one group (k = 2048: 16 panels of 64 KiB) with a part panel last, k past the form's
+// limit (panel by panel), rows past the 32- and 16-row blocks; both output types. (Smaller
+// shapes: TileGroupsEqualReference.)
+TEST(KernelsMatMul, PanelGroupsEqualReference) {
+  MatMulTester tester(Seed());
+  int compared = 0;
+  const MatMulCase cases[] = {{1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false}};
+  for (MatMulCase c : cases) {
+    c.zero_zw = true;
+    c.y_signed = c.k == 2048;
+    compared += tester.Test(c);
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(compared, 1);
+}
+
 // Requantized values beyond the int16 range and beyond int32 (CVTPS2DQ's 0x80000000), of both
 // signs, with int8 and uint8 outputs: the fused output stage's saturating packs
 // (kernels/requant_lanes.h) must still give the clamp.
