@@ -211,6 +211,12 @@ void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Co
       [&](int64_t m0, int mr) {
         const uint8_t* base[kMaxSegments];
         for (int s = 0; s < segs.segments; ++s) base[s] = segs.base[s] + m0 * segs.lda;
+        if (kernel.fused_segments_panels) {
+          const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel_begin, row_const, panel_end - panel_begin);
+          return kernel.fused_segments_panels(mr, segs.segments, segs.seg_k4, base, segs.lda,
+                                              b.data.data() + panel_begin * b.k4 * b.nr * 4,
+                                              static_cast<int>(panel_end - panel_begin), o);
+        }
         for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
           const FusedOutput o = FusedTileOutput(p, corr, m0, mr, nullptr, panel, row_const);
           kernel.fused_segments(mr, segs.segments, segs.seg_k4, base, segs.lda,

@@ -88,6 +88,10 @@ constexpr int kMaxSegments = 16;
 using QGemmFusedSegmentsUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                            int64_t lda, const int8_t* b, const FusedOutput& o);
 
+// The segments form over `panels` consecutive panels, o as in QGemmFusedPanelsUkernel.
+using QGemmFusedSegmentsPanelsUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                                 int64_t lda, const int8_t* b, int panels, const FusedOutput& o);
+
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
@@ -102,6 +106,7 @@ struct QGemmKernel {
   // Set where reading a padded copy of a convolution's input beats reading it in place (AMX:
   // its 16-row tiles need equally spaced rows).
   QGemmFusedSegmentsUkernel fused_segments = nullptr;
+  QGemmFusedSegmentsPanelsUkernel fused_segments_panels = nullptr;  // set where it beats `fused_segments` panel by panel
   // Rows its fused forms take in blocks of (the rest in smaller tiles): the GEMM driver hands
   // them pieces of a multiple of it where it can. A divisor of kShortKRows and of 256.
   int row_block = 1;
@@ -141,6 +146,8 @@ void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t 
                                    const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                             const int8_t* b, const FusedOutput& o);
+void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                                   int64_t lda, const int8_t* b, int panels, const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                             int64_t lda, const int8_t* b, const FusedOutput& o);
 #endif

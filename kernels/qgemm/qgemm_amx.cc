@@ -265,121 +265,6 @@ struct PointerRuns {
   RunRows rows(int s, int r, int64_t offset) const { return {p + r * segments + s, segments, offset}; }
 };
 
-// Rows through several panels, rows outermost (qgemm.h QGemmFusedPanelsUkernel): each 32-row
-// block of A, read from L2 for its first panel and from L1 after, meets every panel of a group
-// in turn; B streams from L2 and is loaded with TILELOADDT1, which keeps it from pushing A out of
-// L1; and each block's output stage runs one block behind, a row after each tile product of the
-// next block, while the tile unit works. A test program of this schedule on the 128×768×768 GEMM
-// (one thread): panel by panel 52–55 µs; rows outermost, B loaded plainly 53–55; B streamed but
-// the stage after each block 48–56; all three 33–35 (no output stage at all: 36–38).
-// Groups of panels of at most kStreamGroupBytes stay in L2 (2 MiB per core on the AMX parts)
-// while the row blocks pass: at k = 3072, 24 panels in one group took 440 µs, in groups of 1 MiB
-// 265, panel by panel 257 (its A block no longer fits L1), hence panel by panel past
-// kStreamMaxK4; at k = 2048, 155 against 169.
-constexpr int64_t kStreamGroupBytes = int64_t{1} << 20;
-constexpr int64_t kStreamMaxK4 = 2048 / 4;
-
-// The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
-// 32 int32): Row(r) for each of its `rows` rows in order from 0, then Finish() for the rows from
-// `from` on.
-template <bool kSigned, bool kClamp>
-struct BehindStage {
-  const int32_t* sums;
-  PanelStage<kSigned, false, false, false> ps;
-  int rows = 0, from = 0;
-
-  BehindStage(const int32_t* s, const FusedOutput& o) : sums(s), ps(o) {}
-  void Start(const FusedOutput& block, int n) {
-    ps = PanelStage<kSigned, false, false, false>(block);
-    rows = n;
-    from = 0;
-  }
-  inline __attribute__((always_inline)) void Row(int r) {
-    const __m512i lo = _mm512_add_epi32(_mm512_load_si512(sums + r * 32), ps.start_lo);
-    const __m512i hi = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + 16), ps.start_hi);
-    RequantizeStore512<kSigned, false, kClamp>(lo, hi, ps.mlo, ps.mhi, ps.bounds, ps.out + r * ps.ldo, ps.kout);
-  }
-  void Finish() {
-    for (int r = from; r < rows; ++r) Row(r);
-    rows = 0;
-  }
-};
-
-// Step j of a u8·s8 block (64 bytes of k) into the sum tiles, B loaded with TILELOADDT1; where
-// kBehind, behind's rows 4j..4j+3 between the tile products (two after each of a 16-row
-// block's two).
-template <int kGroups, bool kBehind, typename Behind>
-inline __attribute__((always_inline)) void StreamedStep(int64_t j, TileRows g0, TileRows g1, const uint8_t* b,
-                                                        Behind& behind) {
-  constexpr int kPer = kGroups == 2 ? 1 : 2;  // rows after each tile product
-  const int r = static_cast<int>(4 * j);
-  auto rows = [&](int i) __attribute__((always_inline)) {
-    if (kBehind) {
-      for (int q = 0; q < kPer; ++q) behind.Row(r + i * kPer + q);
-    }
-  };
-  _tile_stream_loadd(6, b, kPanelRow);
-  _tile_stream_loadd(7, b + 64, kPanelRow);
-  _tile_loadd(4, g0.base + j * kStepBytes, g0.stride);
-  _tile_dpbusd(0, 4, 6);
-  rows(0);
-  if (kGroups == 2) _tile_loadd(5, g1.base + j * kStepBytes, g1.stride);
-  _tile_dpbusd(1, 4, 7);
-  rows(1);
-  if (kGroups == 1) return;
-  _tile_dpbusd(2, 5, 6);
-  rows(2);
-  _tile_dpbusd(3, 5, 7);
-  rows(3);
-}
-
-// `steps` steps of a block into zeroed sum tiles, with behind's rows (a multiple of 4) four per
-// step from the first; those that do not fit (steps too few) are left to behind.Finish().
-template <int kGroups, typename Behind>
-inline __attribute__((always_inline)) void StreamedSteps(int64_t steps, TileRows g0, TileRows g1, const uint8_t* b,
-                                                         Behind& behind) {
-  const int64_t with = std::min<int64_t>(steps, behind.rows / 4);
-  Behind local = behind;  // a copy the compiler keeps in registers: 45 → 37 µs on the GEMM above
-  int64_t j = 0;
-  for (; j < with; ++j) StreamedStep<kGroups, true>(j, g0, g1, b + j * kPanelStep, local);
-  for (; j < steps; ++j) StreamedStep<kGroups, false>(j, g0, g1, b + j * kPanelStep, local);
-  behind.from = static_cast<int>(4 * with);
-}
-
-// o for `panels` panels from panel p of a call over several (qgemm.h QGemmFusedPanelsUkernel),
-// from row r.
-FusedOutput PanelRows(const FusedOutput& o, int p, int r, int panels = 1) {
-  FusedOutput s = o;
-  if (s.row_const) s.row_const += r;
-  s.col_term += 32 * p;
-  s.mult += 32 * p;
-  s.out = static_cast<uint8_t*>(o.out) + r * o.ldo + 32 * p;
-  s.cols = std::min(32 * panels, o.cols - 32 * p);
-  return s;
-}
-
-// Rows [0, 32·blocks + 16·extra) of a call over `panels` panels of whole 64-byte k steps.
-template <bool kSigned, bool kClamp>
-__attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels, int64_t steps, const uint8_t* a,
-                                              int64_t lda, const uint8_t* b, int64_t panel_bytes,
-                                              const FusedOutput& o) {
-  alignas(64) int32_t sums[32 * 32];
-  BehindStage<kSigned, kClamp> behind(sums, o);
-  auto block = [&](auto groups, int r0) {
-    constexpr int kGroups = decltype(groups)::value;
-    const TileRows g0{a + r0 * lda, lda}, g1{a + (r0 + 16) * lda, lda};
-    for (int p = 0; p < panels; ++p) {
-      StartSums<kGroups, false, true>(nullptr);
-      StreamedSteps<kGroups>(steps, g0, g1, b + p * panel_bytes, behind);
-      behind.Finish();
-      StoreSums<kGroups, false>(sums);
-      behind.Start(PanelRows(o, p, r0), 16 * kGroups);
-    }
-  };
-  ForEachBlock(blocks, extra, block);
-  behind.Finish();
-}
-
 #pragma GCC diagnostic pop
 
 // o for the rows from row r on (per-row terms and the output advanced; per_row_mult: the s8·u8
@@ -397,6 +282,148 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
   return s;
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+// Rows through several panels, rows outermost (qgemm.h QGemmFusedPanelsUkernel): each 32-row
+// block of A, read from L2 for its first panel and from L1 after, meets every panel of a group
+// in turn; B streams from L2 and is loaded with TILELOADDT1, which keeps it from pushing A out of
+// L1; and each block's output stage runs one block behind, a row after each tile product of the
+// next block, while the tile unit works. A test program of this schedule on the 128×768×768 GEMM
+// (one thread): panel by panel 52–55 µs; rows outermost, B loaded plainly 53–55; B streamed but
+// the stage after each block 48–56; all three 33–35 (no output stage at all: 36–38).
+// Groups of panels of at most kStreamGroupBytes stay in L2 (2 MiB per core on the AMX parts)
+// while the row blocks pass: at k = 3072, 24 panels in one group took 440 µs, in groups of 1 MiB
+// 265, panel by panel 257 (its A block no longer fits L1), hence panel by panel past
+// kStreamMaxK4; at k = 2048, 155 against 169.
+constexpr int64_t kStreamGroupBytes = int64_t{1} << 20;
+constexpr int64_t kStreamMaxK4 = 2048 / 4;
+
+// The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
+// 32 int32): Row() for each of its `rows` rows in order, Finish() for those left. Wide rows
+// (PlaneRuns, FusedOutput::wide_period) walk their output positions as they go: a padding
+// column's row is requantized and its store masked off. (Row pointers formed per block at
+// Start, RowOutputs, made the ResNet 3×3 kernel 15% slower than storing every wide row.)
+template <bool kSigned, bool kClamp, bool kWide>
+struct BehindStage {
+  const int32_t* sums;
+  PanelStage<kSigned, false, false, false> ps;
+  uint8_t* out = nullptr;  // the next row's output (kWide: the next output position's)
+  int64_t ox = 0, period = 0, valid = 0;  // kWide: the next row's column in its wide row, the wide rows' period and valid columns
+  int next = 0, rows = 0;
+
+  BehindStage(const int32_t* s, const FusedOutput& o) : sums(s), ps(o) {}
+  void Start(const FusedOutput& block, int n) {
+    ps = PanelStage<kSigned, false, false, false>(block);
+    out = ps.out;
+    if (kWide) {
+      period = block.wide_period;
+      valid = block.wide_valid;
+      const int64_t oy = block.wide_row0 / period;
+      ox = block.wide_row0 - oy * period;
+      out += (oy * valid + std::min(ox, valid)) * ps.ldo;
+    }
+    next = 0;
+    rows = n;
+  }
+  inline __attribute__((always_inline)) void Row() {
+    const int r = next++;
+    const bool store = !kWide || ox < valid;
+    const __m512i lo = _mm512_add_epi32(_mm512_load_si512(sums + r * 32), ps.start_lo);
+    const __m512i hi = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + 16), ps.start_hi);
+    RequantizeStore512<kSigned, false, kClamp>(lo, hi, ps.mlo, ps.mhi, ps.bounds, out, store ? ps.kout : 0);
+    out += store ? ps.ldo : 0;
+    if (kWide) ox = ox + 1 == period ? 0 : ox + 1;
+  }
+  void Finish() {
+    while (next < rows) Row();
+    rows = 0;
+  }
+};
+
+// A k step of a u8·s8 block (64 bytes at `offset` into the A rows of g0 and g1) into the sum
+// tiles, B loaded with TILELOADDT1; where kBehind, four of behind's rows between the tile
+// products (two after each of a 16-row block's two).
+template <int kGroups, bool kBehind, typename Behind>
+inline __attribute__((always_inline)) void StreamedStep(TileRows g0, TileRows g1, int64_t offset, const uint8_t* b,
+                                                        Behind& behind) {
+  auto rows = [&](int) __attribute__((always_inline)) {
+    for (int q = 0; kBehind && q < (kGroups == 2 ? 1 : 2); ++q) behind.Row();
+  };
+  _tile_stream_loadd(6, b, kPanelRow);
+  _tile_stream_loadd(7, b + 64, kPanelRow);
+  _tile_loadd(4, g0.base + offset, g0.stride);
+  _tile_dpbusd(0, 4, 6);
+  rows(0);
+  if (kGroups == 2) _tile_loadd(5, g1.base + offset, g1.stride);
+  _tile_dpbusd(1, 4, 7);
+  rows(1);
+  if (kGroups == 1) return;
+  _tile_dpbusd(2, 5, 6);
+  rows(2);
+  _tile_dpbusd(3, 5, 7);
+  rows(3);
+}
+
+// The k steps of the block from row r0 (`segments` runs of `steps` each, runs as in Blocks) into
+// zeroed sum tiles, with behind's rows (a multiple of 4) four per step from the first; those
+// that do not fit (steps too few) are left to behind.Finish().
+template <int kGroups, typename Runs, typename Behind>
+inline __attribute__((always_inline)) void StreamedSteps(int segments, int64_t steps, const Runs& runs, int r0,
+                                                         const uint8_t* b, Behind& behind) {
+  const int64_t with = std::min<int64_t>(segments * steps, behind.rows / 4);
+  Behind local = behind;  // a copy the compiler keeps in registers: 45 → 37 µs on the GEMM above
+  int64_t t = 0;
+  for (int s = 0; s < segments; ++s) {
+    const TileRows g0 = runs.tile(s, r0, 0);
+    const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
+    for (int64_t j = 0; j < steps; ++j, ++t, b += kPanelStep) {
+      if (t < with) {
+        StreamedStep<kGroups, true>(g0, g1, j * kStepBytes, b, local);
+      } else {
+        StreamedStep<kGroups, false>(g0, g1, j * kStepBytes, b, local);
+      }
+    }
+  }
+  behind = local;
+}
+
+// o for `panels` panels from panel p of a call over several (qgemm.h QGemmFusedPanelsUkernel),
+// from row r.
+FusedOutput PanelRows(const FusedOutput& o, int p, int r, int panels = 1) {
+  FusedOutput s = RowsFrom(o, r, false);
+  s.col_term += 32 * p;
+  s.mult += 32 * p;
+  s.out = static_cast<uint8_t*>(s.out) + 32 * p;
+  s.cols = std::min(32 * panels, o.cols - 32 * p);
+  return s;
+}
+
+// Rows [0, 32·blocks + 16·extra) of a call over `panels` panels, whose rows are `segments` runs
+// of `steps` whole 64-byte k steps (runs as in Blocks; B's k in run order).
+template <bool kSigned, bool kClamp, typename Runs>
+__attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels, int segments, int64_t steps,
+                                              const Runs& runs, const uint8_t* b, int64_t panel_bytes,
+                                              const FusedOutput& o) {
+  alignas(64) int32_t sums[32 * 32];
+  BehindStage<kSigned, kClamp, std::is_same_v<Runs, PlaneRuns>> behind(sums, o);
+  auto block = [&](auto groups, int r0) {
+    constexpr int kGroups = decltype(groups)::value;
+    for (int p = 0; p < panels; ++p) {
+      StartSums<kGroups, false, true>(nullptr);
+      StreamedSteps<kGroups>(segments, steps, runs, r0, b + p * panel_bytes, behind);
+      behind.Finish();
+      StoreSums<kGroups, false>(sums);
+      behind.Start(PanelRows(o, p, r0), 16 * kGroups);
+    }
+  };
+  ForEachBlock(blocks, extra, block);
+  behind.Finish();
+}
+
+#pragma GCC diagnostic pop
+
 // The rows of a call the tiles take — whole 16-row groups, when there are k steps to make — run
 // as f(blocks of 32, one more of 16?) on configured tiles; returns how many rows that was (the
 // caller hands the rest to the VNNI kernel).
@@ -407,6 +434,35 @@ int OnTiles(int mr, int64_t k4, F f) {
   ConfigureTiles();
   f(tiled / 32, tiled % 32 != 0);
   return tiled;
+}
+
+// The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
+// (each segments·seg_k4 k-quads), rows outermost in StreamedBlocks over groups of panels where
+// the k allows, then panel by panel each panel's rows from `tiled` on (0: all of them) through
+// rest(tiled, panel, o for the panel from row tiled).
+template <typename Runs, typename Rest>
+void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t* b, int panels, const FusedOutput& o,
+            Rest rest) {
+  const int64_t panel_bytes = segments * seg_k4 * kPanelRow;
+  // Panel by panel where k is left over after the whole steps (its VNNI k loop runs in the output
+  // stage), where k is long, and with per-row terms (the driver's u8·s8 calls have none).
+  const bool streamed = seg_k4 % kStepK4 == 0 && segments * seg_k4 <= kStreamMaxK4 && !o.row_const;
+  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
+    const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
+    const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
+    auto run = [&](auto is_signed, auto clamp) {
+      for (int p = 0; p < panels; p += group) {
+        const int n = std::min(group, panels - p);
+        StreamedBlocks<is_signed, clamp>(blocks, extra, n, segments, seg_k4 / kStepK4, runs, pb + p * panel_bytes,
+                                         panel_bytes, PanelRows(o, p, 0, n));
+      }
+    };
+    auto clamp = [&](auto is_signed) {
+      o.mult_below_one ? run(is_signed, std::false_type{}) : run(is_signed, std::true_type{});
+    };
+    o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
+  });
+  for (int p = 0; p < panels && tiled < mr; ++p) rest(tiled, b + p * panel_bytes, PanelRows(o, p, tiled));
 }
 
 }  // namespace
@@ -440,33 +496,10 @@ void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t
 
 void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                           int panels, const FusedOutput& o) {
-  const int64_t panel_bytes = k4 * kPanelRow;
-  const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
-  // Panel by panel where k is left over after the whole steps (its VNNI k loop runs in the output
-  // stage), where k is long, and with per-row terms (the driver's matmuls have none).
-  const bool streamed = k4 % kStepK4 == 0 && k4 <= kStreamMaxK4 && !o.row_const;
-  const int tiled = !streamed ? 0 : OnTiles(mr, k4, [&](int blocks, bool extra) {
-    const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
-    auto run = [&](auto is_signed, auto clamp) {
-      for (int p = 0; p < panels; p += group) {
-        const int n = std::min(group, panels - p);
-        StreamedBlocks<is_signed, clamp>(blocks, extra, n, k4 / kStepK4, a, lda, pb + p * panel_bytes, panel_bytes,
-                                         PanelRows(o, p, 0, n));
-      }
-    };
-    auto clamp = [&](auto is_signed) {
-      o.mult_below_one ? run(is_signed, std::false_type{}) : run(is_signed, std::true_type{});
-    };
-    o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
+  Panels(mr, 1, k4, StridedRuns{a, lda}, b, panels, o, [&](int tiled, const int8_t* panel, const FusedOutput& po) {
+    if (tiled == 0) return qgemm_u8s8_32x32_requant__amx(mr, k4, a, lda, panel, po);
+    qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, panel, po);
   });
-  for (int p = 0; p < panels && tiled < mr; ++p) {
-    const int8_t* panel = b + p * panel_bytes;
-    if (tiled == 0) {
-      qgemm_u8s8_32x32_requant__amx(mr, k4, a, lda, panel, PanelRows(o, p, 0));
-    } else {
-      qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, panel, PanelRows(o, p, tiled));
-    }
-  }
 }
 
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
@@ -513,6 +546,17 @@ void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4
     for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
     qgemm_u8s8_8x32_requant_segments__avx512vnni(mr - tiled, segments, seg_k4, rest, lda, b, RowsFrom(o, tiled, false));
   }
+}
+
+void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
+                                                   int64_t lda, const int8_t* b, int panels, const FusedOutput& o) {
+  Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o,
+         [&](int tiled, const int8_t* panel, const FusedOutput& po) {
+           if (tiled == 0) return qgemm_u8s8_32x32_requant_segments__amx(mr, segments, seg_k4, base, lda, panel, po);
+           const uint8_t* rest[kMaxSegments];
+           for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
+           qgemm_u8s8_8x32_requant_segments__avx512vnni(mr - tiled, segments, seg_k4, rest, lda, panel, po);
+         });
 }
 
 }  // namespace qfarm::kernels
