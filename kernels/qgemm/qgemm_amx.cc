@@ -296,8 +296,12 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
 // Groups of panels of at most kStreamGroupBytes stay in L2 (2 MiB per core on the AMX parts)
 // while the row blocks pass: at k = 3072, 24 panels in one group took 440 µs, in groups of 1 MiB
 // 265, panel by panel 257 (its A block no longer fits L1), hence panel by panel past
-// kStreamMaxK4; at k = 2048, 155 against 169.
+// kStreamMaxK4; at k = 2048, 155 against 169. Below kStreamMinK4 (8 steps: a block's output
+// stage no longer fits between the next block's tile products) panel by panel is as fast or
+// faster, B staying in L1: 784 rows × 2 panels at k = 256 11.7 µs against 10.8, 196 × 2 at
+// k = 384 3.9–4.1 against 3.8, at k = 512 4.8 both; 128 × 2 at k = 768 3.4 against 4.0.
 constexpr int64_t kStreamGroupBytes = int64_t{1} << 20;
+constexpr int64_t kStreamMinK4 = 512 / 4;
 constexpr int64_t kStreamMaxK4 = 2048 / 4;
 
 // The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
@@ -445,8 +449,9 @@ void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t
             Rest rest) {
   const int64_t panel_bytes = segments * seg_k4 * kPanelRow;
   // Panel by panel where k is left over after the whole steps (its VNNI k loop runs in the output
-  // stage), where k is long, and with per-row terms (the driver's u8·s8 calls have none).
-  const bool streamed = seg_k4 % kStepK4 == 0 && segments * seg_k4 <= kStreamMaxK4 && !o.row_const;
+  // stage), where k is short or long, and with per-row terms (the driver's u8·s8 calls have none).
+  const int64_t k4 = segments * seg_k4;
+  const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const;
   const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
     const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
     const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);

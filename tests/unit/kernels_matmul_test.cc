@@ -230,19 +230,22 @@ TEST(KernelsMatMul, ShortKEqualsReference) {
 // The AMX path's panels form (qgemm_amx.cc StreamedBlocks): rows outermost over groups of
 // panels of at most 1 MiB, each block's output stage finished during the next block's k steps.
 // n past one group (k = 2048: 16 panels of 64 KiB) with a part panel last, k past the form's
-// limit (panel by panel), rows past the 32- and 16-row blocks; both output types. (Smaller
-// shapes: TileGroupsEqualReference.)
+// limits (2112 above, 448 below: panel by panel), k = 512 and 576 with 16-row blocks, 32-row
+// blocks and VNNI rows after them, several panels, a panel of 13 columns last; both output
+// types. (Panel by panel: TileGroupsEqualReference.)
 TEST(KernelsMatMul, PanelGroupsEqualReference) {
   MatMulTester tester(Seed());
   int compared = 0;
-  const MatMulCase cases[] = {{1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false}};
+  const MatMulCase cases[] = {{1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false},
+                              {1, 16, 45, 512, false, false, false, false},  {1, 47, 100, 512, false, true, false, false},
+                              {1, 80, 64, 576, false, false, false, false},  {1, 48, 33, 448, false, true, false, false}};
   for (MatMulCase c : cases) {
     c.zero_zw = true;
-    c.y_signed = c.k == 2048;
+    c.y_signed = c.m % 2 == 0;
     compared += tester.Test(c);
     if (HasFailure()) return;
   }
-  EXPECT_GT(compared, 1);
+  EXPECT_GT(compared, 5);
 }
 
 // Requantized values beyond the int16 range and beyond int32 (CVTPS2DQ's 0x80000000), of both
