@@ -215,7 +215,8 @@ void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Co
   if (kernel.fused_segments_panels && !p.row_bias) {  // row_const stays unused (no per-row terms)
     const int mr = static_cast<int>(row_end - row_begin);
     bases(row_begin);
-    const FusedOutput o = FusedTileOutput(p, corr, row_begin, mr, nullptr, panel_begin, row_const, panel_end - panel_begin);
+    const FusedOutput o =
+        FusedTileOutput(p, corr, row_begin, mr, nullptr, panel_begin, row_const, panel_end - panel_begin);
     return kernel.fused_segments_panels(mr, segs.segments, segs.seg_k4, base, segs.lda,
                                         b.data.data() + panel_begin * b.k4 * b.nr * 4,
                                         static_cast<int>(panel_end - panel_begin), o);

@@ -106,7 +106,8 @@ struct QGemmKernel {
   // Set where reading a padded copy of a convolution's input beats reading it in place (AMX:
   // its 16-row tiles need equally spaced rows).
   QGemmFusedSegmentsUkernel fused_segments = nullptr;
-  QGemmFusedSegmentsPanelsUkernel fused_segments_panels = nullptr;  // set where it beats `fused_segments` panel by panel
+  // Set where it beats `fused_segments` panel by panel.
+  QGemmFusedSegmentsPanelsUkernel fused_segments_panels = nullptr;
   // Rows its fused forms take in blocks of (the rest in smaller tiles): the GEMM driver hands
   // them pieces of a multiple of it where it can. A divisor of kShortKRows and of 256.
   int row_block = 1;

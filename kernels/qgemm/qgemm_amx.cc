@@ -314,7 +314,8 @@ struct BehindStage {
   const int32_t* sums;
   PanelStage<kSigned, false, false, false> ps;
   uint8_t* out = nullptr;  // the next row's output (kWide: the next output position's)
-  int64_t ox = 0, period = 0, valid = 0;  // kWide: the next row's column in its wide row, the wide rows' period and valid columns
+  // kWide: the next row's column in its wide row; the wide rows' period and valid columns.
+  int64_t ox = 0, period = 0, valid = 0;
   int next = 0, rows = 0;
 
   BehindStage(const int32_t* s, const FusedOutput& o) : sums(s), ps(o) {}

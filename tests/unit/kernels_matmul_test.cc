@@ -236,9 +236,10 @@ TEST(KernelsMatMul, ShortKEqualsReference) {
 TEST(KernelsMatMul, PanelGroupsEqualReference) {
   MatMulTester tester(Seed());
   int compared = 0;
-  const MatMulCase cases[] = {{1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false},
-                              {1, 16, 45, 512, false, false, false, false},  {1, 47, 100, 512, false, true, false, false},
-                              {1, 80, 64, 576, false, false, false, false},  {1, 48, 33, 448, false, true, false, false}};
+  const MatMulCase cases[] = {
+      {1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false},
+      {1, 16, 45, 512, false, false, false, false},  {1, 47, 100, 512, false, true, false, false},
+      {1, 80, 64, 576, false, false, false, false},  {1, 48, 33, 448, false, true, false, false}};
   for (MatMulCase c : cases) {
     c.zero_zw = true;
     c.y_signed = c.m % 2 == 0;
