@@ -353,22 +353,22 @@ struct BehindStage {
 template <int kGroups, bool kBehind, typename Behind>
 inline __attribute__((always_inline)) void StreamedStep(TileRows g0, TileRows g1, int64_t offset, const uint8_t* b,
                                                         Behind& behind) {
-  auto rows = [&](int) __attribute__((always_inline)) {
+  auto rows = [&]() __attribute__((always_inline)) {
     for (int q = 0; kBehind && q < (kGroups == 2 ? 1 : 2); ++q) behind.Row();
   };
   _tile_stream_loadd(6, b, kPanelRow);
   _tile_stream_loadd(7, b + 64, kPanelRow);
   _tile_loadd(4, g0.base + offset, g0.stride);
   _tile_dpbusd(0, 4, 6);
-  rows(0);
+  rows();
   if (kGroups == 2) _tile_loadd(5, g1.base + offset, g1.stride);
   _tile_dpbusd(1, 4, 7);
-  rows(1);
+  rows();
   if (kGroups == 1) return;
   _tile_dpbusd(2, 5, 6);
-  rows(2);
+  rows();
   _tile_dpbusd(3, 5, 7);
-  rows(3);
+  rows();
 }
 
 // The k steps of the block from row r0 (`segments` runs of `steps` each, runs as in Blocks) into
@@ -444,7 +444,8 @@ int OnTiles(int mr, int64_t k4, F f) {
 // The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
 // (each segments·seg_k4 k-quads), rows outermost in StreamedBlocks over groups of panels where
 // the k allows, then panel by panel each panel's rows from `tiled` on (0: all of them) through
-// rest(tiled, panel, o for the panel from row tiled).
+// rest(tiled, panel, o for the panel from row tiled): the one-panel kernel, which hands rows
+// short of a tile to the VNNI kernel.
 template <typename Runs, typename Rest>
 void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t* b, int panels, const FusedOutput& o,
             Rest rest) {
@@ -503,8 +504,7 @@ void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t
 void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                           int panels, const FusedOutput& o) {
   Panels(mr, 1, k4, StridedRuns{a, lda}, b, panels, o, [&](int tiled, const int8_t* panel, const FusedOutput& po) {
-    if (tiled == 0) return qgemm_u8s8_32x32_requant__amx(mr, k4, a, lda, panel, po);
-    qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, panel, po);
+    qgemm_u8s8_32x32_requant__amx(mr - tiled, k4, a + tiled * lda, lda, panel, po);
   });
 }
 
@@ -558,10 +558,9 @@ void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t
                                                    int64_t lda, const int8_t* b, int panels, const FusedOutput& o) {
   Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o,
          [&](int tiled, const int8_t* panel, const FusedOutput& po) {
-           if (tiled == 0) return qgemm_u8s8_32x32_requant_segments__amx(mr, segments, seg_k4, base, lda, panel, po);
            const uint8_t* rest[kMaxSegments];
            for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
-           qgemm_u8s8_8x32_requant_segments__avx512vnni(mr - tiled, segments, seg_k4, rest, lda, panel, po);
+           qgemm_u8s8_32x32_requant_segments__amx(mr - tiled, segments, seg_k4, rest, lda, panel, po);
          });
 }
 
