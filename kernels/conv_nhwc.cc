@@ -31,9 +31,9 @@ void FillRow(const ConvGeometry& g, const uint8_t* x, int64_t cin, uint8_t pad, 
     const uint8_t* row = x + iy * W * cin;
     if (g.dilation[1] == 1) {  // adjacent pixels: padding taps, then one run of pixels, then padding
       const int64_t lo = std::clamp<int64_t>(-ix0, 0, kw), hi = std::clamp<int64_t>(W - ix0, lo, kw);
-      std::memset(dst, pad, static_cast<size_t>(lo * cin));
+      if (lo > 0) std::memset(dst, pad, static_cast<size_t>(lo * cin));
       if (hi > lo) std::memcpy(dst + lo * cin, row + (ix0 + lo) * cin, static_cast<size_t>((hi - lo) * cin));
-      std::memset(dst + hi * cin, pad, static_cast<size_t>((kw - hi) * cin));
+      if (hi < kw) std::memset(dst + hi * cin, pad, static_cast<size_t>((kw - hi) * cin));
       dst += kw * cin;
       continue;
     }
@@ -254,6 +254,120 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   QGemm(*a.kernel, prob, a.threads);
 }
 
+// Stride-1 convolutions that keep the width (OW = W) read the image in place instead of a
+// padded plane. Taken as one flat run of H·W pixels, kernel row ky of output position p = oy·W +
+// ox starts at pixel p + (ky − pad_top)·W − pad_left: a constant offset for every position whose
+// taps lie inside the image's rows, except that a tap past a row's left or right end reads the
+// neighbouring row's pixel where it should read the padding. So the positions from the first
+// interior row's first inside column to the last interior row's last are one GEMM read from the
+// image, with no plane to fill and no padding columns computed. The rest are GEMMs of their own,
+// each with equally spaced rows: the rows above and below the interior, inside columns only, read
+// from the image with a row of the zero point's byte for their taps outside it; then each edge
+// column, read from a plane of its own (kw pixels per row: 3 KiB per 16 rows of a 64-channel
+// 3×3), whose outputs overwrite what the first GEMM wrote there.
+bool FlatApplies(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
+  return g.out[1] == g.in[1] && ys.hi >= ys.lo && xs.hi >= xs.lo;
+}
+
+// f(o) for the coordinates o in [0, n) outside `in`.
+template <typename F>
+void ForEachOutside(Interior in, int64_t n, F f) {
+  for (int64_t o = 0; o < std::min(in.lo, n); ++o) f(o);
+  for (int64_t o = std::max<int64_t>(in.hi + 1, 0); o < n; ++o) f(o);
+}
+
+// One fused GEMM of `rows` output positions on `threads` threads, stored from `out` with row
+// stride ldo: kernel row ky of row r is the kw·cin bytes at base[ky] + r·lda.
+void SegmentsGemm(const ConvNhwcArgs& a, const uint8_t* const* base, int64_t lda, int64_t rows, uint8_t* out,
+                  int64_t ldo, int threads) {
+  const ConvGeometry& g = *a.g;
+  GemmProblem::RowSegments segs{static_cast<int>(g.kernel[0]), g.kernel[1] * a.cin / 4, {}, lda};
+  std::copy(base, base + g.kernel[0], segs.base);
+  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, out, ldo,
+                           a.rq->MultipliersBelowOne()};
+  GemmProblem prob;
+  prob.m = rows;
+  prob.a_segments = &segs;
+  prob.a_zero = a.zx;
+  prob.b = a.w;
+  prob.b_zero = a.zw;
+  prob.bias = a.bias;
+  prob.fused = &fused;
+  QGemm(*a.kernel, prob, threads);
+}
+
+// Output row oy outside the interior rows, inside columns only, on this thread: read from the
+// image, a kernel row outside it from `pad` (a row of the zero point's byte, W pixels).
+void FlatRow(const ConvNhwcArgs& a, int64_t oy, const uint8_t* pad, uint8_t* y) {
+  const ConvGeometry& g = *a.g;
+  const int64_t w = g.in[1], c = a.cin;
+  const Interior xs = InteriorOf(g, 1);
+  const uint8_t* base[kMaxSegments];
+  for (int64_t ky = 0; ky < g.kernel[0]; ++ky) {
+    const int64_t iy = oy + ky - g.pad_begin[0];
+    base[ky] = iy < 0 || iy >= g.in[0] ? pad : a.x + (iy * w + xs.lo - g.pad_begin[1]) * c;
+  }
+  SegmentsGemm(a, base, c, xs.hi - xs.lo + 1, y + (oy * w + xs.lo) * a.w->n, a.w->n, 1);
+}
+
+// Output column ox outside the interior columns, every row, on this thread: read from a plane of
+// its own, kw pixels per row (the input's columns ox − pad_left.. or the padding), one row per
+// input row and padding row.
+void FlatColumn(const ConvNhwcArgs& a, int64_t ox, uint8_t* y) {
+  const ConvGeometry& g = *a.g;
+  const int64_t oh = g.out[0], w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin;
+  const int64_t rows = oh + kh - 1, run = kw * c;
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer;
+  plane_buffer.resize(static_cast<size_t>(rows * run));
+  uint8_t* const plane = plane_buffer.data();
+  const uint8_t pad = static_cast<uint8_t>(a.zx);
+  const int64_t ix0 = ox - g.pad_begin[1], lo = std::clamp<int64_t>(-ix0, 0, kw), hi = std::clamp<int64_t>(w - ix0, lo, kw);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* dst = plane + r * run;
+    const int64_t iy = r - g.pad_begin[0];
+    if (iy < 0 || iy >= g.in[0]) {
+      std::memset(dst, pad, static_cast<size_t>(run));
+      continue;
+    }
+    std::memset(dst, pad, static_cast<size_t>(lo * c));
+    std::memcpy(dst + lo * c, a.x + (iy * w + ix0 + lo) * c, static_cast<size_t>((hi - lo) * c));
+    std::memset(dst + hi * c, pad, static_cast<size_t>((kw - hi) * c));
+  }
+  const uint8_t* base[kMaxSegments];
+  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * run;
+  SegmentsGemm(a, base, run, oh, y + ox * a.w->n, w * a.w->n, 1);
+}
+
+void ConvFlat(const ConvNhwcArgs& a) {
+  const ConvGeometry& g = *a.g;
+  const int64_t oh = g.out[0], w = g.in[1], kh = g.kernel[0], c = a.cin, m = a.w->n;
+  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
+  uint8_t* const y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
+  const int64_t first = ys.lo * w + xs.lo, last = ys.hi * w + xs.hi;
+  const uint8_t* base[kMaxSegments];
+  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = a.x + (first + (ky - g.pad_begin[0]) * w - g.pad_begin[1]) * c;
+  SegmentsGemm(a, base, c, last - first + 1, y + first * m, m, a.threads);
+  // Then the edges, after the dense stretch (their columns overwrite its wrapped outputs), each a
+  // GEMM on one thread (too small to split), spread over the threads. Per calling thread; the
+  // edges run on the pool's threads too, so they take the pad row's address, never its name.
+  thread_local std::vector<uint8_t> pad_row;
+  pad_row.assign(static_cast<size_t>(w * c), static_cast<uint8_t>(a.zx));
+  const uint8_t* const pad = pad_row.data();
+  std::vector<int64_t> rows, columns;
+  ForEachOutside(ys, oh, [&](int64_t oy) { rows.push_back(oy); });
+  ForEachOutside(xs, w, [&](int64_t ox) { columns.push_back(ox); });
+  const int64_t edges = static_cast<int64_t>(rows.size() + columns.size());
+  const int threads = static_cast<int>(std::min<int64_t>(a.threads, edges));
+  RunRanges(threads, [&](int i) {
+    for (int64_t e = i; e < edges; e += threads) {
+      const size_t n = static_cast<size_t>(e);
+      n < rows.size() ? FlatRow(a, rows[n], pad, y) : FlatColumn(a, columns[n - rows.size()], y);
+    }
+  });
+}
+
 void ConvNhwc(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   GemmProblem rows;
@@ -268,7 +382,7 @@ void ConvNhwc(const ConvNhwcArgs& a) {
     FillRows(g, a.x, a.cin, a.x_signed, a.zx, m0, n, k, lda, dst, row_sum);
   };
   const bool sums = std::any_of(a.zw, a.zw + a.w->n, [](int32_t z) { return z != 0; });
-  if (!sums && PaddedPlaneApplies(a)) return ConvPaddedPlane(a);
+  if (!sums && PaddedPlaneApplies(a)) return FlatApplies(a) ? ConvFlat(a) : ConvPaddedPlane(a);
   rows.a_rows = &fill;
   // Read in place where the GEMM can (uint8 x, no weight zero point); a_rows otherwise.
   const std::optional<GemmProblem::RowRuns> runs = a.x_signed || sums ? std::nullopt : InPlaceRuns(a);

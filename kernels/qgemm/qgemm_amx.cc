@@ -175,11 +175,9 @@ inline __attribute__((always_inline)) void Finish(const int32_t* sums,
   }
 }
 
-struct PlaneRuns;  // below: the one runs policy whose rows may be wide (FusedOutput::wide_period)
-
 // Rows [0, 32·blocks + 16·extra) of a block whose rows are `segments` runs of seg_k4 k-quads,
 // B's k in run order: each run's whole k steps on tiles, every run's rest in zmm. The runs come
-// from `runs` (StridedRuns, PointerRuns, PlaneRuns below): runs.tile(s, r, group) is rows
+// from `runs` (StridedRuns, PointerRuns, SegmentRuns below): runs.tile(s, r, group) is rows
 // r..r+15 of run s as a tile operand (group: 0 or 1, which half of the block), runs.rows(s, r,
 // offset) the rows from r as the VNNI k loop reads them, `offset` bytes into the run.
 template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, typename Runs>
@@ -189,7 +187,7 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
   // output stage an add per vector: the ResNet 3×3 kernel 73.5–75.9 → 67.5–70.0 µs. Matmul
   // rows keep zeroed tiles: loading the start made the 128×768×768 GEMM's calls 3–4% slower.
   // (The s8·u8 form has no per-column terms: its tiles start from zero.)
-  constexpr bool kWide = std::is_same_v<Runs, PlaneRuns>, kTileStart = kWide && !kS8U8;
+  constexpr bool kWide = Runs::kWide, kTileStart = Runs::kPlane && !kS8U8;
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
   alignas(64) int32_t sums[32 * 32], start[32];
   if constexpr (kTileStart) {
@@ -219,20 +217,29 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
 
 // Rows at a + r·lda, one run (qgemm.h QGemmFusedUkernel and its s8·u8 twin).
 struct StridedRuns {
+  static constexpr bool kPlane = false, kWide = false;
   const uint8_t* a;
   int64_t lda;
+  StridedRuns From(int r) const { return {a + r * lda, lda}; }
   TileRows tile(int, int r, int) const { return {a + r * lda, lda}; }
   StridedRows rows(int, int r, int64_t offset) const { return {a + r * lda + offset, lda}; }
 };
 
-// Run s of row r at base[s] + r·lda: a padded plane (qgemm.h QGemmFusedSegmentsUkernel), every
-// group of 16 rows a tile operand in place.
-struct PlaneRuns {
+// Run s of row r at base[s] + (first + r)·lda, every group of 16 rows a tile operand in place:
+// a padded plane's wide rows (qgemm.h QGemmFusedSegmentsUkernel, FusedOutput::wide_period) or,
+// kWideRows false, a dense stretch of output positions read from the image in place
+// (conv_nhwc.cc ConvFlat), rows stored in order.
+template <bool kWideRows>
+struct SegmentRuns {
+  static constexpr bool kPlane = true, kWide = kWideRows;
   const uint8_t* const* base;
-  int64_t lda;
-  TileRows tile(int s, int r, int) const { return {base[s] + r * lda, lda}; }
-  StridedRows rows(int s, int r, int64_t offset) const { return {base[s] + r * lda + offset, lda}; }
+  int64_t lda, first = 0;
+  TileRows tile(int s, int r, int) const { return {base[s] + (first + r) * lda, lda}; }
+  StridedRows rows(int s, int r, int64_t offset) const { return {base[s] + (first + r) * lda + offset, lda}; }
+  SegmentRuns From(int r) const { return {base, lda, first + r}; }
 };
+using PlaneRuns = SegmentRuns<true>;
+using FlatRuns = SegmentRuns<false>;
 
 // Run s of indirect rows, read `offset` bytes in: p[r·stride] + offset.
 struct RunRows {
@@ -247,6 +254,7 @@ struct RunRows {
 // the image's edges), else their first `bytes` (the whole tile steps) are copied to the group's
 // half of a staging buffer (16 rows of `bytes` each, cache-line aligned).
 struct PointerRuns {
+  static constexpr bool kPlane = false, kWide = false;
   const uint8_t* const* p;
   int segments;
   int64_t bytes;
@@ -412,7 +420,7 @@ __attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels
                                               const Runs& runs, const uint8_t* b, int64_t panel_bytes,
                                               const FusedOutput& o) {
   alignas(64) int32_t sums[32 * 32];
-  BehindStage<kSigned, kClamp, std::is_same_v<Runs, PlaneRuns>> behind(sums, o);
+  BehindStage<kSigned, kClamp, Runs::kWide> behind(sums, o);
   auto block = [&](auto groups, int r0) {
     constexpr int kGroups = decltype(groups)::value;
     for (int p = 0; p < panels; ++p) {
@@ -429,16 +437,24 @@ __attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels
 
 #pragma GCC diagnostic pop
 
-// The rows of a call the tiles take — whole 16-row groups, when there are k steps to make — run
-// as f(blocks of 32, one more of 16?) on configured tiles; returns how many rows that was (the
-// caller hands the rest to the VNNI kernel).
+// Rows left after a call's whole 16-row groups from which its last 16 rows go through the tiles
+// again instead of the VNNI loop: rows mr − 16.. are computed and stored twice, the same values
+// both times. (A 16-row group's k steps cost about what the VNNI loop takes for 2–4 rows.)
+constexpr int kOverlapRows = 4;
+
+// The rows of a call the tiles take — whole 16-row groups, when there are k steps to make, and
+// the last 16 again where kOverlapRows or more are left after them — run as f(first row, blocks
+// of 32, one more of 16?) on configured tiles; returns how many rows that was (the caller hands
+// the rest to the VNNI kernel).
 template <typename F>
 int OnTiles(int mr, int64_t k4, F f) {
   const int tiled = k4 >= kStepK4 ? mr / 16 * 16 : 0;
   if (tiled == 0) return 0;
   ConfigureTiles();
-  f(tiled / 32, tiled % 32 != 0);
-  return tiled;
+  f(0, tiled / 32, tiled % 32 != 0);
+  if (mr - tiled < kOverlapRows) return tiled;
+  f(mr - 16, 0, true);
+  return mr;
 }
 
 // The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
@@ -454,14 +470,14 @@ void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t
   // stage), where k is short or long, and with per-row terms (the driver's u8·s8 calls have none).
   const int64_t k4 = segments * seg_k4;
   const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const;
-  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
+  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
     const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
     const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
     auto run = [&](auto is_signed, auto clamp) {
       for (int p = 0; p < panels; p += group) {
         const int n = std::min(group, panels - p);
-        StreamedBlocks<is_signed, clamp>(blocks, extra, n, segments, seg_k4 / kStepK4, runs, pb + p * panel_bytes,
-                                         panel_bytes, PanelRows(o, p, 0, n));
+        StreamedBlocks<is_signed, clamp>(blocks, extra, n, segments, seg_k4 / kStepK4, runs.From(r0),
+                                         pb + p * panel_bytes, panel_bytes, PanelRows(o, p, r0, n));
       }
     };
     auto clamp = [&](auto is_signed) {
@@ -492,10 +508,11 @@ void qgemm_u8s8_32x32__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, co
 
 void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = OnTiles(mr, k4, [&](int blocks, bool extra) {
-    StridedRuns runs{a, lda};
-    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
-      Blocks<is_signed, false, false, half, clamp>(blocks, extra, 1, k4, runs, reinterpret_cast<const uint8_t*>(b), o);
+  const int tiled = OnTiles(mr, k4, [&](int r0, int blocks, bool extra) {
+    const StridedRuns runs{a + r0 * lda, lda};
+    const FusedOutput ro = RowsFrom(o, r0, false);
+    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
+      Blocks<is_signed, false, false, half, clamp>(blocks, extra, 1, k4, runs, reinterpret_cast<const uint8_t*>(b), ro);
     });
   });
   if (tiled < mr) qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, false));
@@ -510,11 +527,12 @@ void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, 
 
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = OnTiles(mr, k4, [&](int blocks, bool extra) {
-    StridedRuns runs{reinterpret_cast<const uint8_t*>(a), lda};
-    DispatchStage<false>(o, [&](auto is_signed, auto half, auto clamp) {
-      o.row_factor ? Blocks<is_signed, true, true, half, clamp>(blocks, extra, 1, k4, runs, b, o)
-                   : Blocks<is_signed, true, false, half, clamp>(blocks, extra, 1, k4, runs, b, o);
+  const int tiled = OnTiles(mr, k4, [&](int r0, int blocks, bool extra) {
+    const StridedRuns runs{reinterpret_cast<const uint8_t*>(a + r0 * lda), lda};
+    const FusedOutput ro = RowsFrom(o, r0, true);
+    DispatchStage<false>(ro, [&](auto is_signed, auto half, auto clamp) {
+      ro.row_factor ? Blocks<is_signed, true, true, half, clamp>(blocks, extra, 1, k4, runs, b, ro)
+                    : Blocks<is_signed, true, false, half, clamp>(blocks, extra, 1, k4, runs, b, ro);
     });
   });
   if (tiled < mr) qgemm_s8u8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, true));
@@ -522,14 +540,15 @@ void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t 
 
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                             const int8_t* b, const FusedOutput& o) {
-  const int tiled = OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
+  const int tiled = OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
     const int64_t bytes = seg_k4 / kStepK4 * kStepBytes;
     thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> stage;
     if (stage.size() < static_cast<size_t>(32 * bytes)) stage.resize(static_cast<size_t>(32 * bytes));
-    PointerRuns runs{rows, segments, bytes, stage.data()};
-    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+    const PointerRuns runs{rows + r0 * segments, segments, bytes, stage.data()};
+    const FusedOutput ro = RowsFrom(o, r0, false);
+    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
       Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
-                                                   reinterpret_cast<const uint8_t*>(b), o);
+                                                   reinterpret_cast<const uint8_t*>(b), ro);
     });
   });
   if (tiled < mr) {
@@ -540,11 +559,12 @@ void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4
 
 void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                             int64_t lda, const int8_t* b, const FusedOutput& o) {
-  const int tiled = OnTiles(mr, seg_k4, [&](int blocks, bool extra) {
-    PlaneRuns runs{base, lda};
-    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+  const int tiled = OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
+    const PlaneRuns runs{base, lda, r0};
+    const FusedOutput ro = RowsFrom(o, r0, false);
+    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
       Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
-                                                   reinterpret_cast<const uint8_t*>(b), o);
+                                                   reinterpret_cast<const uint8_t*>(b), ro);
     });
   });
   if (tiled < mr) {
@@ -556,12 +576,13 @@ void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4
 
 void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                                    int64_t lda, const int8_t* b, int panels, const FusedOutput& o) {
-  Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o,
-         [&](int tiled, const int8_t* panel, const FusedOutput& po) {
-           const uint8_t* rest[kMaxSegments];
-           for (int s = 0; s < segments; ++s) rest[s] = base[s] + tiled * lda;
-           qgemm_u8s8_32x32_requant_segments__amx(mr - tiled, segments, seg_k4, rest, lda, panel, po);
-         });
+  auto rest = [&](int tiled, const int8_t* panel, const FusedOutput& po) {
+    const uint8_t* rows[kMaxSegments];
+    for (int s = 0; s < segments; ++s) rows[s] = base[s] + tiled * lda;
+    qgemm_u8s8_32x32_requant_segments__amx(mr - tiled, segments, seg_k4, rows, lda, panel, po);
+  };
+  if (o.wide_period) return Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o, rest);
+  Panels(mr, segments, seg_k4, FlatRuns{base, lda}, b, panels, o, rest);
 }
 
 }  // namespace qfarm::kernels

@@ -162,6 +162,16 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   cases.push_back(ConvTester().Channels(2, 9).Image(8, 8).Kernel(2, 2).PerChannel(true));  // runs of 2·2 bytes
   cases.push_back(ConvTester().Channels(3, 9).Image(8, 8).Kernel(3, 3).PerChannel(true));  // 9-byte runs: built rows
   cases.push_back(ConvTester().Channels(16, 70).Image(20, 20).Pads(1, 1, 1, 1).PerChannel(true).Bias(false));
+  // Same-width convolutions read in place as one flat run (conv_nhwc.cc ConvFlat): 64 channels
+  // (whole tile steps, edge rows and columns of 16 rows and more, their last 16 again on tiles),
+  // padding all on one side, none above, more below, a 1×3 and a 3×1 kernel, and an image too
+  // short for any interior row (the padded plane instead).
+  cases.push_back(ConvTester().Channels(64, 40).Image(23, 37).Pads(1, 1, 1, 1).PerChannel(true));
+  cases.push_back(ConvTester().Channels(64, 33).Image(19, 21).Pads(0, 2, 2, 0).PerChannel(true).Extremes(true));
+  cases.push_back(ConvTester().Channels(12, 9).Image(9, 18).Kernel(5, 5).Pads(0, 0, 4, 4).PerChannel(true));
+  cases.push_back(ConvTester().Channels(8, 7).Image(7, 20).Kernel(1, 3).Pads(0, 1, 0, 1).PerChannel(true));
+  cases.push_back(ConvTester().Channels(8, 7).Image(20, 7).Kernel(3, 1).Pads(1, 0, 1, 0).PerChannel(true));
+  cases.push_back(ConvTester().Channels(16, 5).Image(2, 30).Pads(1, 1, 1, 1).PerChannel(true));
   // Multipliers far above 1, in place (3×3) and pointwise (k = 64, past the short-k tiles).
   cases.push_back(ConvTester().Channels(8, 20).Image(9, 9).Pads(1, 1, 1, 1).PerChannel(true).TinyOutputScale(true));
   cases.push_back(ConvTester().Channels(64, 40).Image(6, 5).Kernel(1, 1).PerChannel(true).TinyOutputScale(true));
