@@ -312,13 +312,13 @@ void FlatRow(const ConvNhwcArgs& a, int64_t oy, const uint8_t* pad, uint8_t* y) 
   SegmentsGemm(a, base, c, xs.hi - xs.lo + 1, y + (oy * w + xs.lo) * a.w->n, a.w->n, 1);
 }
 
-// Output column ox outside the interior columns, every row, on this thread: read from a plane of
-// its own, kw pixels per row (the input's columns ox − pad_left.. or the padding), one row per
-// input row and padding row.
-void FlatColumn(const ConvNhwcArgs& a, int64_t ox, uint8_t* y) {
+// Output column ox outside the interior columns, rows [oy0, oy1), on this thread: read from a
+// plane of its own, kw pixels per row (the input's columns ox − pad_left.. or the padding), one
+// row per input row or padding row.
+void FlatColumn(const ConvNhwcArgs& a, int64_t ox, int64_t oy0, int64_t oy1, uint8_t* y) {
   const ConvGeometry& g = *a.g;
-  const int64_t oh = g.out[0], w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin;
-  const int64_t rows = oh + kh - 1, run = kw * c;
+  const int64_t w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin;
+  const int64_t rows = oy1 - oy0 + kh - 1, run = kw * c;
   thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer;
   plane_buffer.resize(static_cast<size_t>(rows * run));
   uint8_t* const plane = plane_buffer.data();
@@ -326,7 +326,7 @@ void FlatColumn(const ConvNhwcArgs& a, int64_t ox, uint8_t* y) {
   const int64_t ix0 = ox - g.pad_begin[1], lo = std::clamp<int64_t>(-ix0, 0, kw), hi = std::clamp<int64_t>(w - ix0, lo, kw);
   for (int64_t r = 0; r < rows; ++r) {
     uint8_t* dst = plane + r * run;
-    const int64_t iy = r - g.pad_begin[0];
+    const int64_t iy = oy0 + r - g.pad_begin[0];
     if (iy < 0 || iy >= g.in[0]) {
       std::memset(dst, pad, static_cast<size_t>(run));
       continue;
@@ -337,35 +337,42 @@ void FlatColumn(const ConvNhwcArgs& a, int64_t ox, uint8_t* y) {
   }
   const uint8_t* base[kMaxSegments];
   for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * run;
-  SegmentsGemm(a, base, run, oh, y + ox * a.w->n, w * a.w->n, 1);
+  SegmentsGemm(a, base, run, oy1 - oy0, y + (oy0 * w + ox) * a.w->n, w * a.w->n, 1);
 }
 
+// Output rows [oy0, oy1) on this thread: the dense stretch of its interior rows, then its edge
+// rows and its part of each edge column (which overwrite the stretch's wrapped outputs, all in
+// these rows).
+void FlatBand(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pad, uint8_t* y) {
+  const ConvGeometry& g = *a.g;
+  const int64_t w = g.in[1], c = a.cin, m = a.w->n;
+  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
+  const int64_t lo = std::max(oy0, ys.lo), hi = std::min(oy1 - 1, ys.hi);
+  if (lo <= hi) {
+    const int64_t first = lo * w + xs.lo, last = hi * w + xs.hi;
+    const uint8_t* base[kMaxSegments];
+    for (int64_t ky = 0; ky < g.kernel[0]; ++ky) base[ky] = a.x + (first + (ky - g.pad_begin[0]) * w - g.pad_begin[1]) * c;
+    SegmentsGemm(a, base, c, last - first + 1, y + first * m, m, 1);
+  }
+  for (int64_t oy = oy0; oy < oy1; ++oy) {
+    if (!ys.Contains(oy)) FlatRow(a, oy, pad, y);
+  }
+  ForEachOutside(xs, w, [&](int64_t ox) { FlatColumn(a, ox, oy0, oy1, y); });
+}
+
+// The output rows in bands, one per thread, each all on its thread (its edges then overwrite what
+// its own dense stretch wrote, and read what it read).
 void ConvFlat(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
-  const int64_t oh = g.out[0], w = g.in[1], kh = g.kernel[0], c = a.cin, m = a.w->n;
-  const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
+  const int64_t oh = g.out[0];
   uint8_t* const y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
-  const int64_t first = ys.lo * w + xs.lo, last = ys.hi * w + xs.hi;
-  const uint8_t* base[kMaxSegments];
-  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = a.x + (first + (ky - g.pad_begin[0]) * w - g.pad_begin[1]) * c;
-  SegmentsGemm(a, base, c, last - first + 1, y + first * m, m, a.threads);
-  // Then the edges, after the dense stretch (their columns overwrite its wrapped outputs), each a
-  // GEMM on one thread (too small to split), spread over the threads. Per calling thread; the
-  // edges run on the pool's threads too, so they take the pad row's address, never its name.
+  // Per calling thread; the bands run on the pool's threads too, so they take the pad row's
+  // address, never its name.
   thread_local std::vector<uint8_t> pad_row;
-  pad_row.assign(static_cast<size_t>(w * c), static_cast<uint8_t>(a.zx));
+  pad_row.assign(static_cast<size_t>(g.in[1] * a.cin), static_cast<uint8_t>(a.zx));
   const uint8_t* const pad = pad_row.data();
-  std::vector<int64_t> rows, columns;
-  ForEachOutside(ys, oh, [&](int64_t oy) { rows.push_back(oy); });
-  ForEachOutside(xs, w, [&](int64_t ox) { columns.push_back(ox); });
-  const int64_t edges = static_cast<int64_t>(rows.size() + columns.size());
-  const int threads = static_cast<int>(std::min<int64_t>(a.threads, edges));
-  RunRanges(threads, [&](int i) {
-    for (int64_t e = i; e < edges; e += threads) {
-      const size_t n = static_cast<size_t>(e);
-      n < rows.size() ? FlatRow(a, rows[n], pad, y) : FlatColumn(a, columns[n - rows.size()], y);
-    }
-  });
+  const int bands = static_cast<int>(std::min<int64_t>(a.threads, oh));
+  RunRanges(bands, [&](int i) { FlatBand(a, oh * i / bands, oh * (i + 1) / bands, pad, y); });
 }
 
 void ConvNhwc(const ConvNhwcArgs& a) {
