@@ -262,13 +262,15 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
 // interior row's first inside column to the last interior row's last are one GEMM read from the
 // image, with no plane to fill and no padding columns computed. The rest are GEMMs of their own,
 // each with equally spaced rows: the rows above and below the interior, inside columns only, read
-// from the image with a row of the zero point's byte for their taps outside it; then each edge
-// column, read from a plane of its own (kw pixels per row: 3 KiB per 16 rows of a 64-channel
-// 3×3), whose outputs overwrite what the first GEMM wrote there.
+// from the image with a row of the zero point's byte for their taps outside it; then the edge
+// columns together, read from a plane of their own (kw pixels per column and row: 3 KiB per 8
+// rows of a 64-channel 3×3's two edge columns), whose outputs overwrite what the first GEMM wrote
+// there. The output rows are cut into bands, one per thread, each doing all of this for its rows.
 bool FlatApplies(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   const Interior ys = InteriorOf(g, 0), xs = InteriorOf(g, 1);
-  return g.out[1] == g.in[1] && ys.hi >= ys.lo && xs.hi >= xs.lo;
+  const bool avx512 = HasAvx512Vnni(a.kernel->isa);  // the edges' copies use it (QFARM_FLAT_EDGES)
+  return avx512 && g.out[1] == g.in[1] && ys.hi >= ys.lo && xs.hi >= xs.lo;
 }
 
 // f(o) for the coordinates o in [0, n) outside `in`.
@@ -312,32 +314,54 @@ void FlatRow(const ConvNhwcArgs& a, int64_t oy, const uint8_t* pad, uint8_t* y) 
   SegmentsGemm(a, base, c, xs.hi - xs.lo + 1, y + (oy * w + xs.lo) * a.w->n, a.w->n, 1);
 }
 
-// Output column ox outside the interior columns, rows [oy0, oy1), on this thread: read from a
-// plane of its own, kw pixels per row (the input's columns ox − pad_left.. or the padding), one
-// row per input row or padding row.
-void FlatColumn(const ConvNhwcArgs& a, int64_t ox, int64_t oy0, int64_t oy1, uint8_t* y) {
+// The edge columns' copies are a few pixels each, 58 × 2 × 3 per band of a 56×56 3×3 layer:
+// inline 64-byte moves, not library calls or 16-byte SSE moves (which after the AMX kernels'
+// AVX-512 code took 1.4 µs there against 0.7). Only reached with the AMX kernels (FlatApplies), so
+// AVX-512 is there.
+#if defined(__x86_64__)
+#define QFARM_FLAT_EDGES __attribute__((target("avx512f,avx512bw")))
+#else
+#define QFARM_FLAT_EDGES
+#endif
+
+QFARM_FLAT_EDGES inline void CopyPixels(uint8_t* dst, const uint8_t* src, int64_t n) {
+  for (; n >= 64; n -= 64, dst += 64, src += 64) std::memcpy(dst, src, 64);
+  for (; n > 0; --n) *dst++ = *src++;
+}
+
+// The output columns outside the interior columns, rows [oy0, oy1), on this thread, as one GEMM
+// (two calls of 56 rows took 3.9 µs, one of 112 2.7): read from a plane of their own holding,
+// per input row or padding row, each column's kw pixels side by side (the input's columns
+// ox − pad_left.., or the padding), so that position q = (oy − oy0)·n + j (column j of n) reads
+// kernel row ky at piece q + ky·n. The outputs go to a buffer and are then copied to their places.
+QFARM_FLAT_EDGES void FlatColumns(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pad, uint8_t* y) {
   const ConvGeometry& g = *a.g;
-  const int64_t w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin;
-  const int64_t rows = oy1 - oy0 + kh - 1, run = kw * c;
-  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer;
-  plane_buffer.resize(static_cast<size_t>(rows * run));
+  const int64_t w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin, m = a.w->n, run = kw * c;
+  std::vector<int64_t> columns;
+  ForEachOutside(InteriorOf(g, 1), w, [&](int64_t ox) { columns.push_back(ox); });
+  const int64_t n = static_cast<int64_t>(columns.size()), rows = oy1 - oy0 + kh - 1, outputs = (oy1 - oy0) * n;
+  // Per thread (the bands run on the pool's threads), by address.
+  thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer, out_buffer;
+  plane_buffer.resize(static_cast<size_t>(rows * n * run));
+  out_buffer.resize(static_cast<size_t>(outputs * m));
   uint8_t* const plane = plane_buffer.data();
-  const uint8_t pad = static_cast<uint8_t>(a.zx);
-  const int64_t ix0 = ox - g.pad_begin[1], lo = std::clamp<int64_t>(-ix0, 0, kw), hi = std::clamp<int64_t>(w - ix0, lo, kw);
+  uint8_t* const out = out_buffer.data();
   for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* dst = plane + r * run;
     const int64_t iy = oy0 + r - g.pad_begin[0];
-    if (iy < 0 || iy >= g.in[0]) {
-      std::memset(dst, pad, static_cast<size_t>(run));
-      continue;
+    const bool inside = iy >= 0 && iy < g.in[0];
+    for (int64_t j = 0; j < n; ++j) {
+      uint8_t* dst = plane + (r * n + j) * run;
+      const int64_t ix0 = columns[j] - g.pad_begin[1];
+      const int64_t lo = std::clamp<int64_t>(-ix0, 0, kw), hi = inside ? std::clamp<int64_t>(w - ix0, lo, kw) : lo;
+      CopyPixels(dst, pad, lo * c);
+      if (hi > lo) CopyPixels(dst + lo * c, a.x + (iy * w + ix0 + lo) * c, (hi - lo) * c);
+      CopyPixels(dst + hi * c, pad, (kw - hi) * c);
     }
-    std::memset(dst, pad, static_cast<size_t>(lo * c));
-    std::memcpy(dst + lo * c, a.x + (iy * w + ix0 + lo) * c, static_cast<size_t>((hi - lo) * c));
-    std::memset(dst + hi * c, pad, static_cast<size_t>((kw - hi) * c));
   }
   const uint8_t* base[kMaxSegments];
-  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * run;
-  SegmentsGemm(a, base, run, oy1 - oy0, y + (oy0 * w + ox) * a.w->n, w * a.w->n, 1);
+  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * n * run;
+  SegmentsGemm(a, base, run, outputs, out, m, 1);
+  for (int64_t q = 0; q < outputs; ++q) CopyPixels(y + ((oy0 + q / n) * w + columns[q % n]) * m, out + q * m, m);
 }
 
 // Output rows [oy0, oy1) on this thread: the dense stretch of its interior rows, then its edge
@@ -357,7 +381,7 @@ void FlatBand(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pa
   for (int64_t oy = oy0; oy < oy1; ++oy) {
     if (!ys.Contains(oy)) FlatRow(a, oy, pad, y);
   }
-  ForEachOutside(xs, w, [&](int64_t ox) { FlatColumn(a, ox, oy0, oy1, y); });
+  FlatColumns(a, oy0, oy1, pad, y);
 }
 
 // The output rows in bands, one per thread, each all on its thread (its edges then overwrite what
