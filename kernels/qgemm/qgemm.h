@@ -81,7 +81,8 @@ using QGemmFusedS8U8Ukernel = void (*)(int mr, int64_t k4, const int8_t* a, int6
 using QGemmFusedIndirectUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                            const int8_t* b, const FusedOutput& o);
 
-// The u8·s8 form over rows of a padded plane read in place (kernels/conv_nhwc.h): row r's k
+// The u8·s8 form over equally spaced rows read in place — a convolution's image or a padded plane
+// of it (kernels/conv_nhwc.cc ConvFlat, ConvPaddedPlane): row r's k
 // values are `segments` runs of seg_k4·4 bytes, run s at base[s] + r·lda (segments ≤
 // kMaxSegments); B's k order is the runs' concatenation. Any mr, as the fused form.
 constexpr int kMaxSegments = 16;
