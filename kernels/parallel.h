@@ -4,7 +4,8 @@
 // caller, a nested call) or too small, the ranges run on fresh std::threads instead. Kernels
 // split independent outputs only (rows of C, channel planes, element ranges), never a
 // reduction, so a result never depends on the thread count or on who ran which range.
-// fn must not throw.
+// fn must not throw. The pool has one worker per core but the caller's; QFARM_POOL_WORKERS=n
+// (read once, at the first call) sets another number, 0 for none (every call on fresh threads).
 #pragma once
 
 #include <algorithm>
