@@ -445,12 +445,22 @@ constexpr int kOverlapRows = 4;
 // The rows of a call the tiles take — whole 16-row groups, when there are k steps to make, and
 // the last 16 again where kOverlapRows or more are left after them — run as f(first row, blocks
 // of 32, one more of 16?) on configured tiles; returns how many rows that was (the caller hands
-// the rest to the VNNI kernel).
+// the rest to the VNNI kernel). Where 16 or more rows are left after a call of at least 32 rows'
+// whole 32-row blocks, its last 32 rows run as one more block instead (one B pass at four tile
+// products per k step rather than two passes at two): MobileNetV2's 7×7 pointwise layers (49
+// rows, k = 960) 6.7 → 5.6 µs (960→160) and 11.9 → 10.1 (960→320) single thread; with fewer
+// left, a 16-row block is cheaper (the 14×14 layers' 196 rows 3.9 → 4.2 µs as one more block of
+// 32).
 template <typename F>
 int OnTiles(int mr, int64_t k4, F f) {
   const int tiled = k4 >= kStepK4 ? mr / 16 * 16 : 0;
   if (tiled == 0) return 0;
   ConfigureTiles();
+  if (mr >= 32 && mr % 32 >= 16) {
+    f(0, mr / 32, false);
+    f(mr - 32, 1, false);
+    return mr;
+  }
   f(0, tiled / 32, tiled % 32 != 0);
   if (mr - tiled < kOverlapRows) return tiled;
   f(mr - 16, 0, true);
