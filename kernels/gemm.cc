@@ -328,9 +328,13 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // there are enough panels to share: each thread then streams only its part of B through its
   // cache, and A, the smaller, is read by all.
   const bool b_larger = p.b->k4 * 4 * p.b->n > 2 * p.m * p.b->k4 * 4 && panels >= 4 * threads;
-  // A kernel with a row block (AMX) runs fewer than two blocks per thread largely as smaller
-  // tiles: give each thread all rows and a share of the panels instead.
-  const bool few_blocks = threads > 1 && kernel.row_block > 1 && p.m < 2 * kernel.row_block * threads &&
+  // A kernel with a row block (AMX: two groups of 16 tile rows) runs a thread's rows short of one
+  // group on the VNNI loop: give each thread all rows and a share of the panels instead. (Split
+  // where a thread got fewer than two whole blocks, as until session 19, the 7×7 960→160 layer's
+  // 49 rows on two threads ran at 2,270 G ops/s; split by rows, 24 and 25 a thread, each ending
+  // in an overlapping tile (qgemm_amx.cc OnTiles), at 2,610–2,790 — also above its single
+  // thread, 2,650–2,710 — and 960→320 at 3,760–3,890 against 3,730–3,820.)
+  const bool few_blocks = threads > 1 && kernel.row_block > 1 && p.m < kernel.row_block / 2 * threads &&
                           panels >= threads;
   const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
                             (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
