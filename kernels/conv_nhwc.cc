@@ -222,6 +222,27 @@ void FillPlaneRows(const ConvNhwcArgs& a, int64_t wp, int64_t py0, int64_t py1, 
   }
 }
 
+// One fused GEMM of `rows` output positions on `threads` threads, stored from `out` with row
+// stride ldo (rows wide where wide_period > 0: FusedRequant): kernel row ky of row r is the
+// kw·cin bytes at base[ky] + r·lda.
+void SegmentsGemm(const ConvNhwcArgs& a, const uint8_t* const* base, int64_t lda, int64_t rows, uint8_t* out,
+                  int64_t ldo, int threads, int64_t wide_period = 0, int64_t wide_valid = 0) {
+  const ConvGeometry& g = *a.g;
+  GemmProblem::RowSegments segs{static_cast<int>(g.kernel[0]), g.kernel[1] * a.cin / 4, {}, lda};
+  std::copy(base, base + g.kernel[0], segs.base);
+  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, out, ldo,
+                           a.rq->MultipliersBelowOne(), wide_period, wide_valid};
+  GemmProblem prob;
+  prob.m = rows;
+  prob.a_segments = &segs;
+  prob.a_zero = a.zx;
+  prob.b = a.w;
+  prob.b_zero = a.zw;
+  prob.bias = a.bias;
+  prob.fused = &fused;
+  QGemm(*a.kernel, prob, threads);
+}
+
 void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const ConvGeometry& g = *a.g;
   const int64_t oh = g.out[0], ow = g.out[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin, m = a.w->n;
@@ -236,22 +257,12 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const int threads = static_cast<int>(std::min<int64_t>(a.threads, oh));
   RunRanges(threads, [&](int i) { FillPlaneRows(a, wp, hp * i / threads, hp * (i + 1) / threads, plane); });
   const int64_t rows = (oh - 1) * wp + ow;  // wide rows up to the last output position
-  GemmProblem::RowSegments segs{static_cast<int>(kh), kw * c / 4, {}, c};
-  for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane + ky * wp * c;
+  const uint8_t* base[kMaxSegments];
+  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * wp * c;
   // Wide row p is output position (p / wp, p % wp): the kernels store the positions inside the
   // image straight into y and skip the kw − 1 padding columns of each row.
   uint8_t* y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
-  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, y, m,
-                           a.rq->MultipliersBelowOne(), wp, ow};
-  GemmProblem prob;
-  prob.m = rows;
-  prob.a_segments = &segs;
-  prob.a_zero = a.zx;
-  prob.b = a.w;
-  prob.b_zero = a.zw;
-  prob.bias = a.bias;
-  prob.fused = &fused;
-  QGemm(*a.kernel, prob, a.threads);
+  SegmentsGemm(a, base, c, rows, y, m, a.threads, wp, ow);
 }
 
 // Stride-1 convolutions that keep the width (OW = W) read the image in place instead of a
@@ -278,26 +289,6 @@ template <typename F>
 void ForEachOutside(Interior in, int64_t n, F f) {
   for (int64_t o = 0; o < std::min(in.lo, n); ++o) f(o);
   for (int64_t o = std::max<int64_t>(in.hi + 1, 0); o < n; ++o) f(o);
-}
-
-// One fused GEMM of `rows` output positions on `threads` threads, stored from `out` with row
-// stride ldo: kernel row ky of row r is the kw·cin bytes at base[ky] + r·lda.
-void SegmentsGemm(const ConvNhwcArgs& a, const uint8_t* const* base, int64_t lda, int64_t rows, uint8_t* out,
-                  int64_t ldo, int threads) {
-  const ConvGeometry& g = *a.g;
-  GemmProblem::RowSegments segs{static_cast<int>(g.kernel[0]), g.kernel[1] * a.cin / 4, {}, lda};
-  std::copy(base, base + g.kernel[0], segs.base);
-  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, out, ldo,
-                           a.rq->MultipliersBelowOne()};
-  GemmProblem prob;
-  prob.m = rows;
-  prob.a_segments = &segs;
-  prob.a_zero = a.zx;
-  prob.b = a.w;
-  prob.b_zero = a.zw;
-  prob.bias = a.bias;
-  prob.fused = &fused;
-  QGemm(*a.kernel, prob, threads);
 }
 
 // Output row oy outside the interior rows, inside columns only, on this thread: read from the
