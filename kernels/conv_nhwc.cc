@@ -331,6 +331,7 @@ QFARM_FLAT_EDGES void FlatColumns(const ConvNhwcArgs& a, int64_t oy0, int64_t oy
   std::vector<int64_t> columns;
   ForEachOutside(InteriorOf(g, 1), w, [&](int64_t ox) { columns.push_back(ox); });
   const int64_t n = static_cast<int64_t>(columns.size()), rows = oy1 - oy0 + kh - 1, outputs = (oy1 - oy0) * n;
+  if (n == 0) return;  // kw = 1: every column is inside
   // Per thread (the bands run on the pool's threads), by address.
   thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer, out_buffer;
   plane_buffer.resize(static_cast<size_t>(rows * n * run));
