@@ -128,12 +128,24 @@ inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
   }
 }
 
-// block(groups, r0) for `blocks` blocks of 32 rows from row 0 (groups = 2), then one of 16 when
-// `extra` (groups = 1), groups a std::integral_constant.
+// The rows of a call that go through the tiles (OnTiles): `blocks` blocks of 32 from row 0, one
+// of 16 after them where `extra`, then, where last_groups is 1 or 2, one more of last_groups·16
+// rows from row `last`, which overlaps rows already made (computed and stored again, the same
+// values). One schedule per call, so the streamed forms keep their pipeline through the last
+// block.
+struct TileSchedule {
+  int blocks = 0;
+  bool extra = false;
+  int last = 0, last_groups = 0;
+};
+
+// block(groups, r0) for each block of t in order, groups (1 or 2) a std::integral_constant.
 template <typename Block>
-inline __attribute__((always_inline)) void ForEachBlock(int blocks, bool extra, Block block) {
-  for (int i = 0; i < blocks; ++i) block(std::integral_constant<int, 2>{}, 32 * i);
-  if (extra) block(std::integral_constant<int, 1>{}, 32 * blocks);
+inline __attribute__((always_inline)) void ForEachBlock(const TileSchedule& t, Block block) {
+  for (int i = 0; i < t.blocks; ++i) block(std::integral_constant<int, 2>{}, 32 * i);
+  if (t.extra) block(std::integral_constant<int, 1>{}, 32 * t.blocks);
+  if (t.last_groups == 2) block(std::integral_constant<int, 2>{}, t.last);
+  if (t.last_groups == 1) block(std::integral_constant<int, 1>{}, t.last);
 }
 
 // GCC 12's false warnings inside its intrinsics (avx512_tile.h).
@@ -181,7 +193,7 @@ inline __attribute__((always_inline)) void Finish(const int32_t* sums,
 // r..r+15 of run s as a tile operand (group: 0 or 1, which half of the block), runs.rows(s, r,
 // offset) the rows from r as the VNNI k loop reads them, `offset` bytes into the run.
 template <bool kSigned, bool kS8U8, bool kRowFactor, bool kHalf, bool kClamp, typename Runs>
-__attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int64_t seg_k4, Runs& runs,
+__attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments, int64_t seg_k4, Runs& runs,
                                       const uint8_t* b, const FusedOutput& o) {
   // The padded-plane (wide) rows start their sum tiles from the per-column terms, sparing the
   // output stage an add per vector: the ResNet 3×3 kernel 73.5–75.9 → 67.5–70.0 µs. Matmul
@@ -212,7 +224,7 @@ __attribute__((noinline)) void Blocks(int blocks, bool extra, int segments, int6
       }
     });
   };
-  ForEachBlock(blocks, extra, block);
+  ForEachBlock(schedule, block);
 }
 
 // Rows at a + r·lda, one run (qgemm.h QGemmFusedUkernel and its s8·u8 twin).
@@ -413,10 +425,10 @@ FusedOutput PanelRows(const FusedOutput& o, int p, int r, int panels = 1) {
   return s;
 }
 
-// Rows [0, 32·blocks + 16·extra) of a call over `panels` panels, whose rows are `segments` runs
+// The rows of `schedule` (OnTiles) of a call over `panels` panels, whose rows are `segments` runs
 // of `steps` whole 64-byte k steps (runs as in Blocks; B's k in run order).
 template <bool kSigned, bool kClamp, typename Runs>
-__attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels, int segments, int64_t steps,
+__attribute__((noinline)) void StreamedBlocks(const TileSchedule& schedule, int panels, int segments, int64_t steps,
                                               const Runs& runs, const uint8_t* b, int64_t panel_bytes,
                                               const FusedOutput& o) {
   alignas(64) int32_t sums[32 * 32];
@@ -431,7 +443,7 @@ __attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels
       behind.Start(PanelRows(o, p, r0), 16 * kGroups);
     }
   };
-  ForEachBlock(blocks, extra, block);
+  ForEachBlock(schedule, block);
   behind.Finish();
 }
 
@@ -443,9 +455,10 @@ __attribute__((noinline)) void StreamedBlocks(int blocks, bool extra, int panels
 constexpr int kOverlapRows = 4;
 
 // The rows of a call the tiles take — whole 16-row groups, when there are k steps to make, and
-// the last 16 again where kOverlapRows or more are left after them — run as f(first row, blocks
-// of 32, one more of 16?) on configured tiles; returns how many rows that was (the caller hands
-// the rest to the VNNI kernel). Where 16 or more rows are left after a call of at least 32 rows'
+// the last 16 again where kOverlapRows or more are left after them — run as f(TileSchedule) on
+// configured tiles, in one call (a pipelined form's last block, computed apart, cost it a
+// pipeline start and an output stage of its own: 54 rows of the ResNet 3×3 took 1.80 µs against
+// 1.67 for 64, now 1.65–1.74 both; 112 rows 3.28 against 3.05 for 128, now 3.04–3.10); returns how many rows that was (the caller hands the rest to the VNNI kernel). Where 16 or more rows are left after a call of at least 32 rows'
 // whole 32-row blocks, its last 32 rows run as one more block instead (one B pass at four tile
 // products per k step rather than two passes at two): MobileNetV2's 7×7 pointwise layers (49
 // rows, k = 960) 6.7 → 5.6 µs (960→160) and 11.9 → 10.1 (960→320) single thread; with fewer
@@ -456,15 +469,15 @@ int OnTiles(int mr, int64_t k4, F f) {
   const int tiled = k4 >= kStepK4 ? mr / 16 * 16 : 0;
   if (tiled == 0) return 0;
   ConfigureTiles();
+  TileSchedule t{tiled / 32, tiled % 32 != 0};
   if (mr >= 32 && mr % 32 >= 16) {
-    f(0, mr / 32, false);
-    f(mr - 32, 1, false);
-    return mr;
+    t = {mr / 32, false, mr - 32, 2};
+  } else if (mr - tiled >= kOverlapRows) {
+    t.last = mr - 16;
+    t.last_groups = 1;
   }
-  f(0, tiled / 32, tiled % 32 != 0);
-  if (mr - tiled < kOverlapRows) return tiled;
-  f(mr - 16, 0, true);
-  return mr;
+  f(t);
+  return t.last_groups ? mr : tiled;
 }
 
 // The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
@@ -480,14 +493,14 @@ void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t
   // stage), where k is short or long, and with per-row terms (the driver's u8·s8 calls have none).
   const int64_t k4 = segments * seg_k4;
   const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const;
-  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
+  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](const TileSchedule& t) {
     const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
     const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
     auto run = [&](auto is_signed, auto clamp) {
       for (int p = 0; p < panels; p += group) {
         const int n = std::min(group, panels - p);
-        StreamedBlocks<is_signed, clamp>(blocks, extra, n, segments, seg_k4 / kStepK4, runs.From(r0),
-                                         pb + p * panel_bytes, panel_bytes, PanelRows(o, p, r0, n));
+        StreamedBlocks<is_signed, clamp>(t, n, segments, seg_k4 / kStepK4, runs, pb + p * panel_bytes, panel_bytes,
+                                         PanelRows(o, p, 0, n));
       }
     };
     auto clamp = [&](auto is_signed) {
@@ -518,11 +531,10 @@ void qgemm_u8s8_32x32__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, co
 
 void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = OnTiles(mr, k4, [&](int r0, int blocks, bool extra) {
-    const StridedRuns runs{a + r0 * lda, lda};
-    const FusedOutput ro = RowsFrom(o, r0, false);
-    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
-      Blocks<is_signed, false, false, half, clamp>(blocks, extra, 1, k4, runs, reinterpret_cast<const uint8_t*>(b), ro);
+  const int tiled = OnTiles(mr, k4, [&](const TileSchedule& t) {
+    const StridedRuns runs{a, lda};
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      Blocks<is_signed, false, false, half, clamp>(t, 1, k4, runs, reinterpret_cast<const uint8_t*>(b), o);
     });
   });
   if (tiled < mr) qgemm_u8s8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, false));
@@ -537,12 +549,11 @@ void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, 
 
 void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t lda, const uint8_t* b,
                                    const FusedOutput& o) {
-  const int tiled = OnTiles(mr, k4, [&](int r0, int blocks, bool extra) {
-    const StridedRuns runs{reinterpret_cast<const uint8_t*>(a + r0 * lda), lda};
-    const FusedOutput ro = RowsFrom(o, r0, true);
-    DispatchStage<false>(ro, [&](auto is_signed, auto half, auto clamp) {
-      ro.row_factor ? Blocks<is_signed, true, true, half, clamp>(blocks, extra, 1, k4, runs, b, ro)
-                    : Blocks<is_signed, true, false, half, clamp>(blocks, extra, 1, k4, runs, b, ro);
+  const int tiled = OnTiles(mr, k4, [&](const TileSchedule& t) {
+    const StridedRuns runs{reinterpret_cast<const uint8_t*>(a), lda};
+    DispatchStage<false>(o, [&](auto is_signed, auto half, auto clamp) {
+      o.row_factor ? Blocks<is_signed, true, true, half, clamp>(t, 1, k4, runs, b, o)
+                   : Blocks<is_signed, true, false, half, clamp>(t, 1, k4, runs, b, o);
     });
   });
   if (tiled < mr) qgemm_s8u8_8x32_requant__avx512vnni(mr - tiled, k4, a + tiled * lda, lda, b, RowsFrom(o, tiled, true));
@@ -550,15 +561,13 @@ void qgemm_s8u8_32x32_requant__amx(int mr, int64_t k4, const int8_t* a, int64_t 
 
 void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* rows,
                                             const int8_t* b, const FusedOutput& o) {
-  const int tiled = OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
+  const int tiled = OnTiles(mr, seg_k4, [&](const TileSchedule& t) {
     const int64_t bytes = seg_k4 / kStepK4 * kStepBytes;
     thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> stage;
     if (stage.size() < static_cast<size_t>(32 * bytes)) stage.resize(static_cast<size_t>(32 * bytes));
-    const PointerRuns runs{rows + r0 * segments, segments, bytes, stage.data()};
-    const FusedOutput ro = RowsFrom(o, r0, false);
-    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
-      Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
-                                                   reinterpret_cast<const uint8_t*>(b), ro);
+    const PointerRuns runs{rows, segments, bytes, stage.data()};
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      Blocks<is_signed, false, false, half, clamp>(t, segments, seg_k4, runs, reinterpret_cast<const uint8_t*>(b), o);
     });
   });
   if (tiled < mr) {
@@ -569,12 +578,10 @@ void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4
 
 void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                             int64_t lda, const int8_t* b, const FusedOutput& o) {
-  const int tiled = OnTiles(mr, seg_k4, [&](int r0, int blocks, bool extra) {
-    const PlaneRuns runs{base, lda, r0};
-    const FusedOutput ro = RowsFrom(o, r0, false);
-    DispatchStage<true>(ro, [&](auto is_signed, auto half, auto clamp) {
-      Blocks<is_signed, false, false, half, clamp>(blocks, extra, segments, seg_k4, runs,
-                                                   reinterpret_cast<const uint8_t*>(b), ro);
+  const int tiled = OnTiles(mr, seg_k4, [&](const TileSchedule& t) {
+    const PlaneRuns runs{base, lda};
+    DispatchStage<true>(o, [&](auto is_signed, auto half, auto clamp) {
+      Blocks<is_signed, false, false, half, clamp>(t, segments, seg_k4, runs, reinterpret_cast<const uint8_t*>(b), o);
     });
   });
   if (tiled < mr) {
