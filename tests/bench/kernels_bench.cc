@@ -86,6 +86,17 @@ void RegisterShape(const LayerShape& s, int threads) {
       })->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
   }
+  if (threads == 1 && s.gemm) {
+    std::string why;
+    if (MakeAmxTileLoop(s, &why)) {  // the ceiling our AMX schedule sets, beside it
+      benchmark::RegisterBenchmark(("amx-tile-loop" + suffix).c_str(), [s](benchmark::State& state) {
+        std::string why;
+        auto op = MakeAmxTileLoop(s, &why);
+        for (auto _ : state) op->Run();
+        SetCounters(state, s, 1);
+      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
+  }
   const std::pair<std::string, std::unique_ptr<PeerOp> (*)(const LayerShape&, int, std::string*)> peers[] = {
       {"onednn", MakeOneDnn}, {"xnnpack", MakeXnnpack}};
   for (const auto& [name, make] : peers) {
@@ -129,6 +140,13 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       const double peak = shape.find("threads:1") != std::string::npos ? peak1 : peak_n;
       std::printf("%-42s %10.2f %16s %10.2f %10.2f %14.2f %7.1f%%\n", shape.c_str(), ours, ours_name.c_str(),
                   get("onednn"), get("xnnpack"), best_peer > 0 ? ours / best_peer : 0.0, 100.0 * ours / peak);
+    }
+    for (const auto& [shape, impls] : gops_) {
+      const auto loop = impls.find("amx-tile-loop"), amx = impls.find("qfarm-amx");
+      if (loop == impls.end() || amx == impls.end()) continue;
+      std::printf("\n%s: the tile loop of our AMX schedule alone (tile loads, products, sum stores; no output "
+                  "stage, no driver) sustains %.0f GOPS, %.1f%% of peak; qfarm-amx is %.0f%% of that loop.\n",
+                  shape.c_str(), loop->second, 100.0 * loop->second / peak1, 100.0 * amx->second / loop->second);
     }
   }
 

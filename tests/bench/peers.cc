@@ -4,12 +4,14 @@
 #include <chrono>
 #include <fstream>
 #include <immintrin.h>
+#include <random>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include "common/no_init_allocator.h"
 #include "kernels/qgemm/qgemm.h"
 
 extern "C" void omp_set_num_threads(int);
@@ -218,7 +220,83 @@ __attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
   return 4.0 * 16 * 16 * 64 * static_cast<double>(kIters) / s;
 }
 
+// The tile loop of our AMX GEMM schedule alone (kernels/qgemm/qgemm_amx.cc StreamedBlocks), for
+// the ceiling it sets under the peak: rows outermost in 32-row blocks, each meeting every
+// 32-column panel of B in turn, B streamed from L2 with TILELOADDT1 and A from L1, a 2×2 block
+// of sum tiles per 64-byte k step, the four sums stored at each block and panel's end. No output
+// stage, no driver, no threads. Operands from a fixed seed (with zero bytes the loop runs
+// faster). m and n multiples of 32, k of 64.
+class AmxTileLoop : public PeerOp {
+ public:
+  explicit AmxTileLoop(const LayerShape& s) : m_(s.m), k_(s.k), n_(s.n), a_(Random(s.m * s.k)), b_(Random(s.k * s.n)) {}
+  static bool Fits(const LayerShape& s) { return s.gemm && s.m % 32 == 0 && s.n % 32 == 0 && s.k % 64 == 0; }
+
+  __attribute__((target("amx-tile,amx-int8"))) void Run() override {
+    struct alignas(64) Config {
+      uint8_t palette = 1, start_row = 0, reserved[14] = {};
+      uint16_t colsb[16] = {};
+      uint8_t rows[16] = {};
+    } config;
+    for (int t = 0; t < 8; ++t) {
+      config.colsb[t] = 64;
+      config.rows[t] = 16;
+    }
+    _tile_loadconfig(&config);
+    const int64_t steps = k_ / 64, panel_bytes = k_ * 32;  // a panel's k step: 16 quads × 32 columns × 4
+    for (int64_t r = 0; r < m_; r += 32) {
+      const uint8_t* a = a_.data() + r * k_;
+      for (int64_t p = 0; p < n_ / 32; ++p) {
+        const uint8_t* b = b_.data() + p * panel_bytes;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t j = 0; j < steps; ++j, b += 2048) {
+          _tile_stream_loadd(6, b, 128);
+          _tile_stream_loadd(7, b + 64, 128);
+          _tile_loadd(4, a + j * 64, k_);
+          _tile_dpbusd(0, 4, 6);
+          _tile_loadd(5, a + 16 * k_ + j * 64, k_);
+          _tile_dpbusd(1, 4, 7);
+          _tile_dpbusd(2, 5, 6);
+          _tile_dpbusd(3, 5, 7);
+        }
+        _tile_stored(0, sums_, 128);
+        _tile_stored(1, sums_ + 16, 128);
+        _tile_stored(2, sums_ + 512, 128);
+        _tile_stored(3, sums_ + 528, 128);
+      }
+    }
+    _tile_release();
+    sink_ = sums_[0];  // the sums are used: the loop cannot be dropped
+  }
+
+ private:
+  static std::vector<uint8_t, NoInitAllocator<uint8_t>> Random(int64_t n) {
+    std::vector<uint8_t, NoInitAllocator<uint8_t>> v(static_cast<size_t>(n));
+    std::mt19937 rng(20261207);
+    for (uint8_t& x : v) x = static_cast<uint8_t>(rng());
+    return v;
+  }
+  int64_t m_, k_, n_;
+  std::vector<uint8_t, NoInitAllocator<uint8_t>> a_, b_;  // 64-byte aligned
+  alignas(64) int32_t sums_[32 * 32];
+  volatile int32_t sink_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<PeerOp> MakeAmxTileLoop(const LayerShape& s, std::string* why) {
+  if (!kernels::CpuHas(kernels::Isa::kAmx)) {
+    *why = "no AMX here";
+    return nullptr;
+  }
+  if (!AmxTileLoop::Fits(s)) {
+    *why = "the tile loop needs a GEMM with m, n multiples of 32 and k of 64";
+    return nullptr;
+  }
+  return std::make_unique<AmxTileLoop>(s);
+}
 
 double Int8PeakGops(int threads, std::string* assumption) {
   static const double vnni = __builtin_cpu_supports("avx512vnni") ? MeasureVnniMacsPerSecond() : 0.0;

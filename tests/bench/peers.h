@@ -21,6 +21,11 @@ class PeerOp {
 std::unique_ptr<PeerOp> MakeOneDnn(const LayerShape& s, int threads, std::string* why);
 std::unique_ptr<PeerOp> MakeXnnpack(const LayerShape& s, int threads, std::string* why);
 
+// The tile loop of our AMX GEMM schedule without anything around it (loads, products, sum
+// stores), on a GEMM shape: the ceiling that schedule sets on this machine. nullptr without AMX
+// or where the shape does not fit the loop (the reason in *why).
+std::unique_ptr<PeerOp> MakeAmxTileLoop(const LayerShape& s, std::string* why);
+
 // The machine's int8 multiply-accumulate peak in GOPS (2 ops per MAC), with the assumption used.
 double Int8PeakGops(int threads, std::string* assumption);
 
