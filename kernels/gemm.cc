@@ -199,6 +199,33 @@ void GemmRangeRuns(const QGemmKernel& kernel, const GemmProblem& p, const Correc
       kernel.row_block);
 }
 
+// GemmProblem::a_pieces × panels [panel_begin, panel_end): one call of the kernel's pieces form,
+// else each piece as rows of its own.
+void SegmentPieces(const QGemmKernel& kernel, const GemmProblem& p, const Corrections& corr, int64_t panel_begin,
+                   int64_t panel_end) {
+  const PackedWeights& b = *p.b;
+  const GemmProblem::RowSegments& segs = *p.a_segments;
+  const int panels = static_cast<int>(panel_end - panel_begin);
+  const int8_t* panel = b.data.data() + panel_begin * b.k4 * b.nr * 4;
+  int32_t row_const[1];  // unused: no per-row terms in the segments form's problems (UsesSegments)
+  const FusedOutput o = FusedTileOutput(p, corr, 0, 0, nullptr, panel_begin, row_const, panels);
+  if (kernel.fused_segment_pieces) {
+    return kernel.fused_segment_pieces(p.a_pieces, p.a_piece_count, segs.segments, segs.seg_k4, panel, panels, o);
+  }
+  for (int i = 0; i < p.a_piece_count; ++i) {
+    const SegmentPiece& piece = p.a_pieces[i];
+    for (int64_t q = 0; q < panels; ++q) {
+      FusedOutput po = o;
+      po.out = piece.out + q * b.nr;
+      po.col_term += q * b.nr;
+      po.mult += q * b.nr;
+      po.cols = static_cast<int>(std::min<int64_t>(b.nr, b.n - (panel_begin + q) * b.nr));
+      kernel.fused_segments(piece.rows, segs.segments, segs.seg_k4, piece.base, piece.lda, panel + q * b.k4 * b.nr * 4,
+                            po);
+    }
+  }
+}
+
 // Rows [row_begin, row_end) × panels [panel_begin, panel_end) through the fused segments form:
 // the kernel's panels form in one call (it keeps nothing per row, and its last block's output
 // stage, the one no tile products overlap, then runs once instead of once per piece: the ResNet
@@ -212,6 +239,7 @@ void GemmRangeSegments(const QGemmKernel& kernel, const GemmProblem& p, const Co
   auto bases = [&](int64_t m0) {
     for (int s = 0; s < segs.segments; ++s) base[s] = segs.base[s] + m0 * segs.lda;
   };
+  if (p.a_pieces) return SegmentPieces(kernel, p, corr, panel_begin, panel_end);
   if (kernel.fused_segments_panels && !p.row_bias) {  // row_const stays unused (no per-row terms)
     const int mr = static_cast<int>(row_end - row_begin);
     bases(row_begin);
@@ -339,7 +367,7 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
                             (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
   const int64_t units = split_panels ? panels : tiles;
-  const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
+  const int t = p.a_pieces ? 1 : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.
   const auto gemm_range = UsesSegments(kernel, p, corr) ? GemmRangeSegments
                           : UsesRuns(kernel, p, corr)   ? GemmRangeRuns

@@ -108,6 +108,13 @@ struct GemmProblem {
     int64_t lda;
   };
   const RowSegments* a_segments = nullptr;
+  // Or, with a_segments' segments and seg_k4 (its base and lda unused), several such runs of
+  // rows in one call, each with its own bases, row stride and output (qgemm.h SegmentPiece; its
+  // out replaces fused->out, m is unused): on one thread, through the kernel's pieces form where
+  // it has one, else piece by piece. Only where the segments form applies (no weight zero point,
+  // uint8 A, no per-row terms), as a_segments.
+  const SegmentPiece* a_pieces = nullptr;
+  int a_piece_count = 0;
   const PackedWeights* b = nullptr;
   const int32_t* b_zero = nullptr;  // per-column weight zero points, or nullptr (all 0)
   const int32_t* bias = nullptr;    // per-column int32 bias, or nullptr

@@ -93,6 +93,20 @@ using QGemmFusedSegmentsUkernel = void (*)(int mr, int segments, int64_t seg_k4,
 using QGemmFusedSegmentsPanelsUkernel = void (*)(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                                  int64_t lda, const int8_t* b, int panels, const FusedOutput& o);
 
+// Several runs of equally spaced rows through the segments panels form in one call (a
+// convolution's interior and its edges, kernels/conv_nhwc.cc ConvFlat): piece i's row r has run
+// s at base[s] + r·lda and its output row at out + r·o.ldo (o.out unused). Where the kernel
+// gains by it (AMX), one pipeline runs through every piece's tile blocks: the call's fixed costs
+// (the first block's loads, the last block's output stage) are paid once, not per piece.
+struct SegmentPiece {
+  int rows = 0;
+  const uint8_t* base[kMaxSegments] = {};
+  int64_t lda = 0;
+  uint8_t* out = nullptr;
+};
+using QGemmFusedSegmentPiecesUkernel = void (*)(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4,
+                                                const int8_t* b, int panels, const FusedOutput& o);
+
 struct QGemmKernel {
   std::string_view name;  // e.g. "qgemm_u8s8_8x32__avx512vnni"
   Isa isa;
@@ -109,6 +123,7 @@ struct QGemmKernel {
   QGemmFusedSegmentsUkernel fused_segments = nullptr;
   // Set where it beats `fused_segments` panel by panel.
   QGemmFusedSegmentsPanelsUkernel fused_segments_panels = nullptr;
+  QGemmFusedSegmentPiecesUkernel fused_segment_pieces = nullptr;  // set with fused_segments_panels
   // Rows its fused forms take in blocks of (the rest in smaller tiles): the GEMM driver hands
   // them pieces of a multiple of it where it can. A divisor of kShortKRows and of 256.
   int row_block = 1;
@@ -150,6 +165,8 @@ void qgemm_u8s8_32x32_requant_indirect__amx(int mr, int segments, int64_t seg_k4
                                             const int8_t* b, const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                                    int64_t lda, const int8_t* b, int panels, const FusedOutput& o);
+void qgemm_u8s8_32x32_requant_segment_pieces__amx(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4,
+                                                  const int8_t* b, int panels, const FusedOutput& o);
 void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                             int64_t lda, const int8_t* b, const FusedOutput& o);
 #endif

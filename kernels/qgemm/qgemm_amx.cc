@@ -425,25 +425,36 @@ FusedOutput PanelRows(const FusedOutput& o, int p, int r, int panels = 1) {
   return s;
 }
 
-// The rows of `schedule` (OnTiles) of a call over `panels` panels, whose rows are `segments` runs
-// of `steps` whole 64-byte k steps (runs as in Blocks; B's k in run order).
+// The tile blocks of one run of rows in a streamed call: its schedule (ScheduleTiles), its rows
+// and its output.
+template <typename Runs>
+struct StreamedPiece {
+  TileSchedule schedule;
+  Runs runs;
+  FusedOutput o;
+};
+
+// The blocks of `count` pieces, in order, over `panels` panels, one pipeline through them all;
+// each piece's rows are `segments` runs of `steps` whole 64-byte k steps (runs as in Blocks; B's
+// k in run order).
 template <bool kSigned, bool kClamp, typename Runs>
-__attribute__((noinline)) void StreamedBlocks(const TileSchedule& schedule, int panels, int segments, int64_t steps,
-                                              const Runs& runs, const uint8_t* b, int64_t panel_bytes,
-                                              const FusedOutput& o) {
+__attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces, int count, int panels, int segments,
+                                              int64_t steps, const uint8_t* b, int64_t panel_bytes) {
   alignas(64) int32_t sums[32 * 32];
-  BehindStage<kSigned, kClamp, Runs::kWide> behind(sums, o);
-  auto block = [&](auto groups, int r0) {
-    constexpr int kGroups = decltype(groups)::value;
-    for (int p = 0; p < panels; ++p) {
-      StartSums<kGroups, false, true>(nullptr);
-      StreamedSteps<kGroups>(segments, steps, runs, r0, b + p * panel_bytes, behind);
-      behind.Finish();
-      StoreSums<kGroups, false>(sums);
-      behind.Start(PanelRows(o, p, r0), 16 * kGroups);
-    }
-  };
-  ForEachBlock(schedule, block);
+  BehindStage<kSigned, kClamp, Runs::kWide> behind(sums, pieces[0].o);
+  for (int i = 0; i < count; ++i) {
+    const StreamedPiece<Runs>& piece = pieces[i];
+    ForEachBlock(piece.schedule, [&](auto groups, int r0) {
+      constexpr int kGroups = decltype(groups)::value;
+      for (int p = 0; p < panels; ++p) {
+        StartSums<kGroups, false, true>(nullptr);
+        StreamedSteps<kGroups>(segments, steps, piece.runs, r0, b + p * panel_bytes, behind);
+        behind.Finish();
+        StoreSums<kGroups, false>(sums);
+        behind.Start(PanelRows(piece.o, p, r0), 16 * kGroups);
+      }
+    });
+  }
   behind.Finish();
 }
 
@@ -464,20 +475,27 @@ constexpr int kOverlapRows = 4;
 // rows, k = 960) 6.7 → 5.6 µs (960→160) and 11.9 → 10.1 (960→320) single thread; with fewer
 // left, a 16-row block is cheaper (the 14×14 layers' 196 rows 3.9 → 4.2 µs as one more block of
 // 32).
-template <typename F>
-int OnTiles(int mr, int64_t k4, F f) {
-  const int tiled = k4 >= kStepK4 ? mr / 16 * 16 : 0;
-  if (tiled == 0) return 0;
-  ConfigureTiles();
-  TileSchedule t{tiled / 32, tiled % 32 != 0};
-  if (mr >= 32 && mr % 32 >= 16) {
+TileSchedule ScheduleTiles(int mr, int64_t k4, int* tiled) {
+  const int groups = k4 >= kStepK4 ? mr / 16 * 16 : 0;
+  TileSchedule t{groups / 32, groups % 32 != 0};
+  if (groups > 0 && mr >= 32 && mr % 32 >= 16) {
     t = {mr / 32, false, mr - 32, 2};
-  } else if (mr - tiled >= kOverlapRows) {
+  } else if (groups > 0 && mr - groups >= kOverlapRows) {
     t.last = mr - 16;
     t.last_groups = 1;
   }
+  *tiled = t.last_groups ? mr : groups;
+  return t;
+}
+
+template <typename F>
+int OnTiles(int mr, int64_t k4, F f) {
+  int tiled = 0;
+  const TileSchedule t = ScheduleTiles(mr, k4, &tiled);
+  if (tiled == 0) return 0;
+  ConfigureTiles();
   f(t);
-  return t.last_groups ? mr : tiled;
+  return tiled;
 }
 
 // The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
@@ -499,8 +517,8 @@ void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t
     auto run = [&](auto is_signed, auto clamp) {
       for (int p = 0; p < panels; p += group) {
         const int n = std::min(group, panels - p);
-        StreamedBlocks<is_signed, clamp>(t, n, segments, seg_k4 / kStepK4, runs, pb + p * panel_bytes, panel_bytes,
-                                         PanelRows(o, p, 0, n));
+        const StreamedPiece<Runs> piece{t, runs, PanelRows(o, p, 0, n)};
+        StreamedBlocks<is_signed, clamp>(&piece, 1, n, segments, seg_k4 / kStepK4, pb + p * panel_bytes, panel_bytes);
       }
     };
     auto clamp = [&](auto is_signed) {
@@ -509,6 +527,65 @@ void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t
     o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
   });
   for (int p = 0; p < panels && tiled < mr; ++p) rest(tiled, b + p * panel_bytes, PanelRows(o, p, tiled));
+}
+
+// The pieces form (qgemm.h QGemmFusedSegmentPiecesUkernel) where Panels would stream: every
+// piece's tile blocks through one StreamedBlocks per group of panels, then each piece's rows
+// short of a tile through the one-panel kernel (VNNI). Elsewhere each piece alone.
+void SegmentPieces(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4, const int8_t* b, int panels,
+                   const FusedOutput& o) {
+  const int64_t panel_bytes = segments * seg_k4 * kPanelRow, k4 = segments * seg_k4;
+  auto output = [&](const SegmentPiece& piece) {
+    FusedOutput po = o;
+    po.out = piece.out;
+    return po;
+  };
+  const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const &&
+                        o.wide_period == 0;
+  if (!streamed) {
+    for (int i = 0; i < count; ++i) {
+      qgemm_u8s8_32x32_requant_segments_panels__amx(pieces[i].rows, segments, seg_k4, pieces[i].base, pieces[i].lda, b,
+                                                    panels, output(pieces[i]));
+    }
+    return;
+  }
+  // Per thread, kept between calls (a few pieces each).
+  thread_local std::vector<StreamedPiece<FlatRuns>> tiles;
+  thread_local std::vector<int> tiled;
+  tiled.assign(static_cast<size_t>(count), 0);
+  const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
+  const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
+  ConfigureTiles();
+  for (int p = 0; p < panels; p += group) {
+    const int n = std::min(group, panels - p);
+    tiles.clear();
+    for (int i = 0; i < count; ++i) {
+      const TileSchedule t = ScheduleTiles(pieces[i].rows, seg_k4, &tiled[static_cast<size_t>(i)]);
+      if (tiled[static_cast<size_t>(i)] > 0) {
+        tiles.push_back({t, FlatRuns{pieces[i].base, pieces[i].lda}, PanelRows(output(pieces[i]), p, 0, n)});
+      }
+    }
+    if (tiles.empty()) break;
+    auto run = [&](auto is_signed, auto clamp) {
+      StreamedBlocks<is_signed, clamp>(tiles.data(), static_cast<int>(tiles.size()), n, segments, seg_k4 / kStepK4,
+                                       pb + p * panel_bytes, panel_bytes);
+    };
+    auto clamp = [&](auto is_signed) {
+      o.mult_below_one ? run(is_signed, std::false_type{}) : run(is_signed, std::true_type{});
+    };
+    o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
+  }
+  for (int i = 0; i < count; ++i) {
+    const SegmentPiece& piece = pieces[i];
+    const int from = tiled[static_cast<size_t>(i)];
+    if (from >= piece.rows) continue;
+    const uint8_t* rows[kMaxSegments];
+    for (int s = 0; s < segments; ++s) rows[s] = piece.base[s] + from * piece.lda;
+    for (int p = 0; p < panels; ++p) {
+      qgemm_u8s8_32x32_requant_segments__amx(piece.rows - from, segments, seg_k4, rows, piece.lda, b + p * panel_bytes,
+                                             PanelRows(output(piece), p, from));
+    }
+  }
 }
 
 }  // namespace
@@ -600,6 +677,11 @@ void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t
   };
   if (o.wide_period) return Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o, rest);
   Panels(mr, segments, seg_k4, FlatRuns{base, lda}, b, panels, o, rest);
+}
+
+void qgemm_u8s8_32x32_requant_segment_pieces__amx(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4,
+                                                  const int8_t* b, int panels, const FusedOutput& o) {
+  SegmentPieces(pieces, count, segments, seg_k4, b, panels, o);
 }
 
 }  // namespace qfarm::kernels

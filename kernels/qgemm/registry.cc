@@ -56,6 +56,7 @@ constexpr QGemmKernel WithFusedForms(QGemmKernel k) {
     k.fused_indirect = qgemm_u8s8_32x32_requant_indirect__amx;
     k.fused_segments = qgemm_u8s8_32x32_requant_segments__amx;
     k.fused_segments_panels = qgemm_u8s8_32x32_requant_segments_panels__amx;
+    k.fused_segment_pieces = qgemm_u8s8_32x32_requant_segment_pieces__amx;
     k.row_block = 32;
     k.release = ReleaseTiles__amx;
   }

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/no_init_allocator.h"
 #include "kernels/executor.h"
 #include "kernels/gemm.h"
 #include "reference/arith.h"
@@ -111,6 +112,81 @@ TEST_P(KernelsGemm, EqualsReferenceOverShapeSweeps) {
   }
   tester.Test({1, 3072, 768, true, -3, false, true, false, 2});  // transformer GEMV shape
   EXPECT_EQ(cases, 67 * 2 + 15);
+}
+
+// The pieces form (qgemm.h SegmentPiece, GemmProblem::a_pieces) against each piece as a segments
+// GEMM of its own (the form the convolution testers check against reference/): the kernel's own
+// pieces form and the driver's piece-by-piece fallback, k streamed (576) and not (384), pieces
+// from 1 row to several hundred (tile blocks, an overlapping last block, rows left to the VNNI
+// loop), outputs byte for byte.
+TEST(KernelsGemmPieces, SegmentPiecesEqualEachPieceAlone) {
+  int count = 0;
+  const QGemmKernel* kernels = AllQGemmKernels(&count);
+  const uint32_t seed = ::testing::UnitTest::GetInstance()->random_seed();
+  std::mt19937 rng(seed);
+  int tested = 0;
+  for (int i = 0; i < count; ++i) {
+    const QGemmKernel& kernel = kernels[i];
+    if (!kernel.fused_segments || !CpuHas(kernel.isa)) continue;
+    QGemmKernel fallback = kernel;
+    fallback.fused_segment_pieces = nullptr;
+    for (int64_t c : {64, 128}) {  // 3 segments of 3·c bytes: k = 576 or 1152 (streamed), 384 with 2
+      for (int segments : {3, 2}) {
+        const int64_t seg_k4 = 3 * c / 4, k = segments * seg_k4 * 4, n = 64 + 32 * (c / 64);
+        std::vector<uint8_t, NoInitAllocator<uint8_t>> image(static_cast<size_t>(600 * c * 4));
+        for (auto& v : image) v = static_cast<uint8_t>(rng());
+        std::vector<int32_t> bias(static_cast<size_t>(n));
+        std::vector<float> mult(static_cast<size_t>(n));
+        for (auto& b : bias) b = static_cast<int32_t>(rng() % 200001) - 100000;
+        for (auto& m : mult) m = 1e-4f * static_cast<float>(1 + rng() % 100);
+        const PackedWeights packed = PackWeights(k, n, kernel.nr, [&](int64_t, int64_t) { return static_cast<int8_t>(rng()); });
+        std::vector<SegmentPiece> pieces;
+        for (int rows : {1, 7, 16, 20, 54, 64, 112, 301}) {
+          SegmentPiece piece;
+          piece.rows = rows;
+          piece.lda = rows % 2 ? c : 3 * c;  // pixels side by side, or planes of pieces
+          const int64_t start = static_cast<int64_t>(rng() % 64) * c;
+          for (int s = 0; s < segments; ++s) piece.base[s] = image.data() + start + s * 17 * c;
+          pieces.push_back(piece);
+        }
+        const int32_t zx = static_cast<int32_t>(rng() % 256), zy = static_cast<int32_t>(rng() % 256);
+        auto run = [&](const QGemmKernel& kern, bool together) {
+          std::vector<uint8_t> out(pieces.size() * 301 * static_cast<size_t>(n), 0x5a);
+          for (size_t j = 0; j < pieces.size(); ++j) pieces[j].out = out.data() + j * 301 * static_cast<size_t>(n);
+          const FusedRequant fused{mult.data(), zy, false, nullptr, n, true};
+          GemmProblem p;
+          p.a_zero = zx;
+          p.b = &packed;
+          p.bias = bias.data();
+          p.fused = &fused;
+          if (together) {
+            const GemmProblem::RowSegments segs{segments, seg_k4, {}, 0};
+            p.a_segments = &segs;
+            p.a_pieces = pieces.data();
+            p.a_piece_count = static_cast<int>(pieces.size());
+            QGemm(kern, p, 1);
+            return out;
+          }
+          for (const SegmentPiece& piece : pieces) {
+            GemmProblem::RowSegments segs{segments, seg_k4, {}, piece.lda};
+            std::copy(piece.base, piece.base + segments, segs.base);
+            const FusedRequant alone{mult.data(), zy, false, piece.out, n, true};
+            p.m = piece.rows;
+            p.a_segments = &segs;
+            p.fused = &alone;
+            QGemm(kern, p, 1);
+          }
+          return out;
+        };
+        const std::vector<uint8_t> want = run(kernel, false);
+        EXPECT_EQ(run(kernel, true), want) << kernel.name << " c=" << c << " segments=" << segments << " seed=" << seed;
+        EXPECT_EQ(run(fallback, true), want) << kernel.name << " (piece by piece) c=" << c << " segments=" << segments
+                                             << " seed=" << seed;
+        ++tested;
+      }
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no kernel with a segments form on this CPU";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKernels, KernelsGemm, ::testing::Range(0, [] {
