@@ -367,7 +367,8 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   const bool split_panels = (p.a_packed && p.columns_outer) || (tiles < threads && panels > tiles) ||
                             (threads > 1 && (b_larger || few_blocks) && !p.a_rows && !p.a_runs && !p.a_segments);
   const int64_t units = split_panels ? panels : tiles;
-  const int t = p.a_pieces ? 1 : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
+  const int t = p.a_pieces ? 1  // pieces run on the calling thread (GemmProblem::a_pieces)
+                            : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, units, work / (1 << 18) + 1})));
   // Each thread takes whole row tiles (or whole panels), so every output has one writer.
   const auto gemm_range = UsesSegments(kernel, p, corr) ? GemmRangeSegments
                           : UsesRuns(kernel, p, corr)   ? GemmRangeRuns

@@ -466,28 +466,30 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
 constexpr int kOverlapRows = 4;
 
 // The rows of a call the tiles take — whole 16-row groups, when there are k steps to make, and
-// the last 16 again where kOverlapRows or more are left after them — run as f(TileSchedule) on
-// configured tiles, in one call (a pipelined form's last block, computed apart, cost it a
-// pipeline start and an output stage of its own: 54 rows of the ResNet 3×3 took 1.80 µs against
-// 1.67 for 64, now 1.65–1.74 both; 112 rows 3.28 against 3.05 for 128, now 3.04–3.10); returns how many rows that was (the caller hands the rest to the VNNI kernel). Where 16 or more rows are left after a call of at least 32 rows'
-// whole 32-row blocks, its last 32 rows run as one more block instead (one B pass at four tile
-// products per k step rather than two passes at two): MobileNetV2's 7×7 pointwise layers (49
-// rows, k = 960) 6.7 → 5.6 µs (960→160) and 11.9 → 10.1 (960→320) single thread; with fewer
-// left, a 16-row block is cheaper (the 14×14 layers' 196 rows 3.9 → 4.2 µs as one more block of
-// 32).
+// the last 16 again where kOverlapRows or more are left after them — as one TileSchedule, with
+// how many rows that is in *tiled (the caller hands the rest to the VNNI kernel). One schedule
+// per call: a pipelined form's last block, computed apart, cost it a pipeline start and an
+// output stage of its own (54 rows of the ResNet 3×3 took 1.80 µs against 1.67 for 64, now
+// 1.65–1.74 both; 112 rows 3.28 against 3.05 for 128, now 3.04–3.10). Where 16 or more rows
+// are left after a call of at least 32 rows' whole 32-row blocks, its last 32 rows run as one
+// more block instead (one B pass at four tile products per k step rather than two passes at
+// two): MobileNetV2's 7×7 pointwise layers (49 rows, k = 960) 6.7 → 5.6 µs (960→160) and 11.9
+// → 10.1 (960→320) single thread; with fewer left, a 16-row block is cheaper (the 14×14
+// layers' 196 rows 3.9 → 4.2 µs as one more block of 32).
 TileSchedule ScheduleTiles(int mr, int64_t k4, int* tiled) {
-  const int groups = k4 >= kStepK4 ? mr / 16 * 16 : 0;
-  TileSchedule t{groups / 32, groups % 32 != 0};
-  if (groups > 0 && mr >= 32 && mr % 32 >= 16) {
+  const int whole = k4 >= kStepK4 ? mr / 16 * 16 : 0;  // rows in whole 16-row groups
+  TileSchedule t{whole / 32, whole % 32 != 0};
+  if (whole > 0 && mr >= 32 && mr % 32 >= 16) {
     t = {mr / 32, false, mr - 32, 2};
-  } else if (groups > 0 && mr - groups >= kOverlapRows) {
+  } else if (whole > 0 && mr - whole >= kOverlapRows) {
     t.last = mr - 16;
     t.last_groups = 1;
   }
-  *tiled = t.last_groups ? mr : groups;
+  *tiled = t.last_groups ? mr : whole;
   return t;
 }
 
+// f(ScheduleTiles) on configured tiles, where the tiles take any rows; returns how many.
 template <typename F>
 int OnTiles(int mr, int64_t k4, F f) {
   int tiled = 0;
