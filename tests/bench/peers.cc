@@ -184,9 +184,8 @@ __attribute__((target("avx512f,avx512vnni"))) double MeasureVnniMacsPerSecond() 
   return 12.0 * 64.0 * static_cast<double>(kIters) / s;
 }
 
-// Throughput of TDPBUSD (AMX) on one core, measured: four independent 16×16 int32 tiles, their
-// operands loaded once (the instruction alone, as the VPDPBUSD loop); int8 MACs per second.
-__attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
+// Every tile 16 rows × 64 bytes (palette 1), as our AMX kernels configure them.
+__attribute__((target("amx-tile"))) void ConfigureTiles() {
   struct alignas(64) Config {
     uint8_t palette = 1, start_row = 0, reserved[14] = {};
     uint16_t colsb[16] = {};
@@ -196,9 +195,15 @@ __attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
     config.colsb[t] = 64;
     config.rows[t] = 16;
   }
+  _tile_loadconfig(&config);
+}
+
+// Throughput of TDPBUSD (AMX) on one core, measured: four independent 16×16 int32 tiles, their
+// operands loaded once (the instruction alone, as the VPDPBUSD loop); int8 MACs per second.
+__attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
   alignas(64) static uint8_t operands[2048];
   for (size_t i = 0; i < sizeof(operands); ++i) operands[i] = static_cast<uint8_t>(i * 7);
-  _tile_loadconfig(&config);
+  ConfigureTiles();
   _tile_loadd(4, operands, 64);
   _tile_loadd(5, operands + 1024, 64);
   _tile_loadd(6, operands, 64);
@@ -232,16 +237,7 @@ class AmxTileLoop : public PeerOp {
   static bool Fits(const LayerShape& s) { return s.gemm && s.m % 32 == 0 && s.n % 32 == 0 && s.k % 64 == 0; }
 
   __attribute__((target("amx-tile,amx-int8"))) void Run() override {
-    struct alignas(64) Config {
-      uint8_t palette = 1, start_row = 0, reserved[14] = {};
-      uint16_t colsb[16] = {};
-      uint8_t rows[16] = {};
-    } config;
-    for (int t = 0; t < 8; ++t) {
-      config.colsb[t] = 64;
-      config.rows[t] = 16;
-    }
-    _tile_loadconfig(&config);
+    ConfigureTiles();
     const int64_t steps = k_ / 64, panel_bytes = k_ * 32;  // a panel's k step: 16 quads × 32 columns × 4
     for (int64_t r = 0; r < m_; r += 32) {
       const uint8_t* a = a_.data() + r * k_;
