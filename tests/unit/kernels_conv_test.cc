@@ -172,6 +172,9 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   cases.push_back(ConvTester().Channels(8, 7).Image(7, 20).Kernel(1, 3).Pads(0, 1, 0, 1).PerChannel(true));
   cases.push_back(ConvTester().Channels(8, 7).Image(20, 7).Kernel(3, 1).Pads(1, 0, 1, 0).PerChannel(true));
   cases.push_back(ConvTester().Channels(16, 5).Image(2, 30).Pads(1, 1, 1, 1).PerChannel(true));
+  // Padding rows past the kernel (rows whose every tap is padding: bias only), so a band holds
+  // more edge rows than the kernel has rows.
+  cases.push_back(ConvTester().Channels(16, 9).Image(6, 20).Pads(4, 1, 3, 1).PerChannel(true));
   // Multipliers far above 1, in place (3×3) and pointwise (k = 64, past the short-k tiles).
   cases.push_back(ConvTester().Channels(8, 20).Image(9, 9).Pads(1, 1, 1, 1).PerChannel(true).TinyOutputScale(true));
   cases.push_back(ConvTester().Channels(64, 40).Image(6, 5).Kernel(1, 1).PerChannel(true).TinyOutputScale(true));
