@@ -222,19 +222,13 @@ void FillPlaneRows(const ConvNhwcArgs& a, int64_t wp, int64_t py0, int64_t py1, 
   }
 }
 
-// One fused GEMM of `rows` output positions on `threads` threads, stored from `out` with row
-// stride ldo (rows wide where wide_period > 0: FusedRequant): kernel row ky of row r is the
-// kw·cin bytes at base[ky] + r·lda.
-void SegmentsGemm(const ConvNhwcArgs& a, const uint8_t* const* base, int64_t lda, int64_t rows, uint8_t* out,
-                  int64_t ldo, int threads, int64_t wide_period = 0, int64_t wide_valid = 0) {
-  const ConvGeometry& g = *a.g;
-  GemmProblem::RowSegments segs{static_cast<int>(g.kernel[0]), g.kernel[1] * a.cin / 4, {}, lda};
-  std::copy(base, base + g.kernel[0], segs.base);
+// A fused GEMM of the convolution's weights over rows read as kernel-row segments (prob's
+// a_segments, or a_pieces with them), requantized into the output from `out` with row stride
+// ldo (rows wide where wide_period > 0: FusedRequant), on `threads` threads.
+void FusedSegmentsGemm(const ConvNhwcArgs& a, GemmProblem prob, uint8_t* out, int64_t ldo, int threads,
+                       int64_t wide_period = 0, int64_t wide_valid = 0) {
   const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, out, ldo,
                            a.rq->MultipliersBelowOne(), wide_period, wide_valid};
-  GemmProblem prob;
-  prob.m = rows;
-  prob.a_segments = &segs;
   prob.a_zero = a.zx;
   prob.b = a.w;
   prob.b_zero = a.zw;
@@ -246,20 +240,12 @@ void SegmentsGemm(const ConvNhwcArgs& a, const uint8_t* const* base, int64_t lda
 // The pieces (qgemm.h SegmentPiece) as one fused GEMM on this thread, each piece's rows stored
 // from its out with row stride M.
 void PiecesGemm(const ConvNhwcArgs& a, const SegmentPiece* pieces, int count) {
-  const ConvGeometry& g = *a.g;
-  const GemmProblem::RowSegments segs{static_cast<int>(g.kernel[0]), g.kernel[1] * a.cin / 4, {}, 0};
-  const FusedRequant fused{a.rq->multipliers(), a.rq->zero_point(), a.y->dtype() == DType::kInt8, nullptr, a.w->n,
-                           a.rq->MultipliersBelowOne()};
+  const GemmProblem::RowSegments segs{static_cast<int>(a.g->kernel[0]), a.g->kernel[1] * a.cin / 4, {}, 0};
   GemmProblem prob;
   prob.a_segments = &segs;
   prob.a_pieces = pieces;
   prob.a_piece_count = count;
-  prob.a_zero = a.zx;
-  prob.b = a.w;
-  prob.b_zero = a.zw;
-  prob.bias = a.bias;
-  prob.fused = &fused;
-  QGemm(*a.kernel, prob, 1);
+  FusedSegmentsGemm(a, prob, nullptr, a.w->n, 1);
 }
 
 void ConvPaddedPlane(const ConvNhwcArgs& a) {
@@ -276,12 +262,15 @@ void ConvPaddedPlane(const ConvNhwcArgs& a) {
   const int threads = static_cast<int>(std::min<int64_t>(a.threads, oh));
   RunRanges(threads, [&](int i) { FillPlaneRows(a, wp, hp * i / threads, hp * (i + 1) / threads, plane); });
   const int64_t rows = (oh - 1) * wp + ow;  // wide rows up to the last output position
-  const uint8_t* base[kMaxSegments];
-  for (int64_t ky = 0; ky < kh; ++ky) base[ky] = plane + ky * wp * c;
+  GemmProblem::RowSegments segs{static_cast<int>(kh), kw * c / 4, {}, c};
+  for (int64_t ky = 0; ky < kh; ++ky) segs.base[ky] = plane + ky * wp * c;
+  GemmProblem prob;
+  prob.m = rows;
+  prob.a_segments = &segs;
   // Wide row p is output position (p / wp, p % wp): the kernels store the positions inside the
   // image straight into y and skip the kw − 1 padding columns of each row.
   uint8_t* y = reinterpret_cast<uint8_t*>(a.y->mutable_bytes().data()) + a.offset;
-  SegmentsGemm(a, base, c, rows, y, m, a.threads, wp, ow);
+  FusedSegmentsGemm(a, prob, y, m, a.threads, wp, ow);
 }
 
 // Stride-1 convolutions that keep the width (OW = W) read the image in place instead of a

@@ -212,14 +212,11 @@ void SegmentPieces(const QGemmKernel& kernel, const GemmProblem& p, const Correc
   if (kernel.fused_segment_pieces) {
     return kernel.fused_segment_pieces(p.a_pieces, p.a_piece_count, segs.segments, segs.seg_k4, panel, panels, o);
   }
-  for (int i = 0; i < p.a_piece_count; ++i) {
-    const SegmentPiece& piece = p.a_pieces[i];
-    for (int64_t q = 0; q < panels; ++q) {
-      FusedOutput po = o;
+  for (int64_t q = 0; q < panels; ++q) {
+    FusedOutput po = FusedTileOutput(p, corr, 0, 0, nullptr, panel_begin + q, row_const);
+    for (int i = 0; i < p.a_piece_count; ++i) {
+      const SegmentPiece& piece = p.a_pieces[i];
       po.out = piece.out + q * b.nr;
-      po.col_term += q * b.nr;
-      po.mult += q * b.nr;
-      po.cols = static_cast<int>(std::min<int64_t>(b.nr, b.n - (panel_begin + q) * b.nr));
       kernel.fused_segments(piece.rows, segs.segments, segs.seg_k4, piece.base, piece.lda, panel + q * b.k4 * b.nr * 4,
                             po);
     }
