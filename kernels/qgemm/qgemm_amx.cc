@@ -232,12 +232,11 @@ struct StridedRuns {
   static constexpr bool kPlane = false, kWide = false;
   const uint8_t* a;
   int64_t lda;
-  StridedRuns From(int r) const { return {a + r * lda, lda}; }
   TileRows tile(int, int r, int) const { return {a + r * lda, lda}; }
   StridedRows rows(int, int r, int64_t offset) const { return {a + r * lda + offset, lda}; }
 };
 
-// Run s of row r at base[s] + (first + r)·lda, every group of 16 rows a tile operand in place:
+// Run s of row r at base[s] + r·lda, every group of 16 rows a tile operand in place:
 // a padded plane's wide rows (qgemm.h QGemmFusedSegmentsUkernel, FusedOutput::wide_period) or,
 // kWideRows false, a dense stretch of output positions read from the image in place
 // (conv_nhwc.cc ConvFlat), rows stored in order.
@@ -245,10 +244,9 @@ template <bool kWideRows>
 struct SegmentRuns {
   static constexpr bool kPlane = true, kWide = kWideRows;
   const uint8_t* const* base;
-  int64_t lda, first = 0;
-  TileRows tile(int s, int r, int) const { return {base[s] + (first + r) * lda, lda}; }
-  StridedRows rows(int s, int r, int64_t offset) const { return {base[s] + (first + r) * lda + offset, lda}; }
-  SegmentRuns From(int r) const { return {base, lda, first + r}; }
+  int64_t lda;
+  TileRows tile(int s, int r, int) const { return {base[s] + r * lda, lda}; }
+  StridedRows rows(int s, int r, int64_t offset) const { return {base[s] + r * lda + offset, lda}; }
 };
 using PlaneRuns = SegmentRuns<true>;
 using FlatRuns = SegmentRuns<false>;
@@ -500,74 +498,45 @@ int OnTiles(int mr, int64_t k4, F f) {
   return tiled;
 }
 
-// The panels forms (qgemm.h QGemmFusedPanelsUkernel): rows [0, mr) × `panels` panels from b
-// (each segments·seg_k4 k-quads), rows outermost in StreamedBlocks over groups of panels where
-// the k allows, then panel by panel each panel's rows from `tiled` on (0: all of them) through
-// rest(tiled, panel, o for the panel from row tiled): the one-panel kernel, which hands rows
-// short of a tile to the VNNI kernel.
+// A run of rows for Panels: how many, how they are read (from its row 0) and their output.
+template <typename Runs>
+struct PanelsRun {
+  int rows;
+  Runs runs;
+  FusedOutput o;
+};
+
+// The panels forms (qgemm.h QGemmFusedPanelsUkernel, QGemmFusedSegmentPiecesUkernel): `count`
+// runs of rows × `panels` panels from b (each segments·seg_k4 k-quads), one output stage (their
+// o differ in out only). Where the k allows, every run's tile blocks go rows outermost through
+// one StreamedBlocks per group of panels, one pipeline through all the runs; then, panel by
+// panel, each run's rows from its `tiled` on (0: all of them) through rest(run, tiled, panel, o
+// for the panel from row tiled): the one-panel kernel, which hands rows short of a tile to the
+// VNNI kernel.
 template <typename Runs, typename Rest>
-void Panels(int mr, int segments, int64_t seg_k4, const Runs& runs, const int8_t* b, int panels, const FusedOutput& o,
+void Panels(const PanelsRun<Runs>* runs, int count, int segments, int64_t seg_k4, const int8_t* b, int panels,
             Rest rest) {
   const int64_t panel_bytes = segments * seg_k4 * kPanelRow;
+  const FusedOutput& o = runs[0].o;
   // Panel by panel where k is left over after the whole steps (its VNNI k loop runs in the output
   // stage), where k is short or long, and with per-row terms (the driver's u8·s8 calls have none).
   const int64_t k4 = segments * seg_k4;
   const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const;
-  const int tiled = !streamed ? 0 : OnTiles(mr, seg_k4, [&](const TileSchedule& t) {
-    const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
-    const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
-    auto run = [&](auto is_signed, auto clamp) {
-      for (int p = 0; p < panels; p += group) {
-        const int n = std::min(group, panels - p);
-        const StreamedPiece<Runs> piece{t, runs, PanelRows(o, p, 0, n)};
-        StreamedBlocks<is_signed, clamp>(&piece, 1, n, segments, seg_k4 / kStepK4, pb + p * panel_bytes, panel_bytes);
-      }
-    };
-    auto clamp = [&](auto is_signed) {
-      o.mult_below_one ? run(is_signed, std::false_type{}) : run(is_signed, std::true_type{});
-    };
-    o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
-  });
-  for (int p = 0; p < panels && tiled < mr; ++p) rest(tiled, b + p * panel_bytes, PanelRows(o, p, tiled));
-}
-
-// The pieces form (qgemm.h QGemmFusedSegmentPiecesUkernel) where Panels would stream: every
-// piece's tile blocks through one StreamedBlocks per group of panels, then each piece's rows
-// short of a tile through the one-panel kernel (VNNI). Elsewhere each piece alone.
-void SegmentPieces(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4, const int8_t* b, int panels,
-                   const FusedOutput& o) {
-  const int64_t panel_bytes = segments * seg_k4 * kPanelRow, k4 = segments * seg_k4;
-  auto output = [&](const SegmentPiece& piece) {
-    FusedOutput po = o;
-    po.out = piece.out;
-    return po;
-  };
-  const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const &&
-                        o.wide_period == 0;
-  if (!streamed) {
-    for (int i = 0; i < count; ++i) {
-      qgemm_u8s8_32x32_requant_segments_panels__amx(pieces[i].rows, segments, seg_k4, pieces[i].base, pieces[i].lda, b,
-                                                    panels, output(pieces[i]));
-    }
-    return;
-  }
-  // Per thread, kept between calls (a few pieces each).
-  thread_local std::vector<StreamedPiece<FlatRuns>> tiles;
+  // Per thread, kept between calls (a few runs each).
+  thread_local std::vector<StreamedPiece<Runs>> tiles;
   thread_local std::vector<int> tiled;
   tiled.assign(static_cast<size_t>(count), 0);
   const int group = static_cast<int>(std::max<int64_t>(1, kStreamGroupBytes / panel_bytes));
   const uint8_t* pb = reinterpret_cast<const uint8_t*>(b);
-  ConfigureTiles();
-  for (int p = 0; p < panels; p += group) {
+  for (int p = 0; streamed && p < panels; p += group) {
     const int n = std::min(group, panels - p);
     tiles.clear();
     for (int i = 0; i < count; ++i) {
-      const TileSchedule t = ScheduleTiles(pieces[i].rows, seg_k4, &tiled[static_cast<size_t>(i)]);
-      if (tiled[static_cast<size_t>(i)] > 0) {
-        tiles.push_back({t, FlatRuns{pieces[i].base, pieces[i].lda}, PanelRows(output(pieces[i]), p, 0, n)});
-      }
+      const TileSchedule t = ScheduleTiles(runs[i].rows, seg_k4, &tiled[static_cast<size_t>(i)]);
+      if (tiled[static_cast<size_t>(i)] > 0) tiles.push_back({t, runs[i].runs, PanelRows(runs[i].o, p, 0, n)});
     }
     if (tiles.empty()) break;
+    if (p == 0) ConfigureTiles();
     auto run = [&](auto is_signed, auto clamp) {
       StreamedBlocks<is_signed, clamp>(tiles.data(), static_cast<int>(tiles.size()), n, segments, seg_k4 / kStepK4,
                                        pb + p * panel_bytes, panel_bytes);
@@ -578,14 +547,9 @@ void SegmentPieces(const SegmentPiece* pieces, int count, int segments, int64_t 
     o.out_signed ? clamp(std::true_type{}) : clamp(std::false_type{});
   }
   for (int i = 0; i < count; ++i) {
-    const SegmentPiece& piece = pieces[i];
     const int from = tiled[static_cast<size_t>(i)];
-    if (from >= piece.rows) continue;
-    const uint8_t* rows[kMaxSegments];
-    for (int s = 0; s < segments; ++s) rows[s] = piece.base[s] + from * piece.lda;
-    for (int p = 0; p < panels; ++p) {
-      qgemm_u8s8_32x32_requant_segments__amx(piece.rows - from, segments, seg_k4, rows, piece.lda, b + p * panel_bytes,
-                                             PanelRows(output(piece), p, from));
+    for (int p = 0; p < panels && from < runs[i].rows; ++p) {
+      rest(runs[i], from, b + p * panel_bytes, PanelRows(runs[i].o, p, from));
     }
   }
 }
@@ -621,7 +585,8 @@ void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t
 
 void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                           int panels, const FusedOutput& o) {
-  Panels(mr, 1, k4, StridedRuns{a, lda}, b, panels, o, [&](int tiled, const int8_t* panel, const FusedOutput& po) {
+  const PanelsRun<StridedRuns> run{mr, StridedRuns{a, lda}, o};
+  Panels(&run, 1, 1, k4, b, panels, [&](const auto&, int tiled, const int8_t* panel, const FusedOutput& po) {
     qgemm_u8s8_32x32_requant__amx(mr - tiled, k4, a + tiled * lda, lda, panel, po);
   });
 }
@@ -672,18 +637,35 @@ void qgemm_u8s8_32x32_requant_segments__amx(int mr, int segments, int64_t seg_k4
 
 void qgemm_u8s8_32x32_requant_segments_panels__amx(int mr, int segments, int64_t seg_k4, const uint8_t* const* base,
                                                    int64_t lda, const int8_t* b, int panels, const FusedOutput& o) {
-  auto rest = [&](int tiled, const int8_t* panel, const FusedOutput& po) {
-    const uint8_t* rows[kMaxSegments];
-    for (int s = 0; s < segments; ++s) rows[s] = base[s] + tiled * lda;
-    qgemm_u8s8_32x32_requant_segments__amx(mr - tiled, segments, seg_k4, rows, lda, panel, po);
-  };
-  if (o.wide_period) return Panels(mr, segments, seg_k4, PlaneRuns{base, lda}, b, panels, o, rest);
-  Panels(mr, segments, seg_k4, FlatRuns{base, lda}, b, panels, o, rest);
+  SegmentPiece piece;
+  piece.rows = mr;
+  std::copy(base, base + segments, piece.base);
+  piece.lda = lda;
+  piece.out = static_cast<uint8_t*>(o.out);
+  qgemm_u8s8_32x32_requant_segment_pieces__amx(&piece, 1, segments, seg_k4, b, panels, o);
 }
 
 void qgemm_u8s8_32x32_requant_segment_pieces__amx(const SegmentPiece* pieces, int count, int segments, int64_t seg_k4,
                                                   const int8_t* b, int panels, const FusedOutput& o) {
-  SegmentPieces(pieces, count, segments, seg_k4, b, panels, o);
+  if (count == 0) return;
+  // Wide rows (a padded plane) map to their outputs in the output stage (PlaneRuns).
+  auto with = [&](auto runs_of) {
+    using Runs = decltype(runs_of);
+    thread_local std::vector<PanelsRun<Runs>> runs;  // per thread, kept between calls
+    runs.clear();
+    for (int i = 0; i < count; ++i) {
+      FusedOutput po = o;
+      po.out = pieces[i].out;
+      runs.push_back({pieces[i].rows, Runs{pieces[i].base, pieces[i].lda}, po});
+    }
+    Panels(runs.data(), count, segments, seg_k4, b, panels,
+           [&](const PanelsRun<Runs>& run, int tiled, const int8_t* panel, const FusedOutput& po) {
+             const uint8_t* rows[kMaxSegments];
+             for (int s = 0; s < segments; ++s) rows[s] = run.runs.base[s] + tiled * run.runs.lda;
+             qgemm_u8s8_32x32_requant_segments__amx(run.rows - tiled, segments, seg_k4, rows, run.runs.lda, panel, po);
+           });
+  };
+  o.wide_period ? with(PlaneRuns{}) : with(FlatRuns{});
 }
 
 }  // namespace qfarm::kernels
