@@ -126,6 +126,7 @@ inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
     _tile_stored(2, sums + 16 * 32, 128);
     if (!kHalf) _tile_stored(3, sums + 16 * 32 + 16, 128);
   }
+  asm volatile("" : : : "memory");  // the sums are read after (StoresBeforeTileLoads, the other way)
 }
 
 // The rows of a call that go through the tiles (OnTiles): `blocks` blocks of 32 from row 0, one
@@ -323,45 +324,66 @@ constexpr int64_t kStreamMinK4 = 512 / 4;
 constexpr int64_t kStreamMaxK4 = 2048 / 4;
 
 // The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
-// 32 int32): Row() for each of its `rows` rows in order, Finish() for those left. Wide rows
-// (PlaneRuns, FusedOutput::wide_period) walk their output positions as they go: a padding
-// column's row is requantized and its store masked off. (Row pointers formed per block at
-// Start, RowOutputs, made the ResNet 3×3 kernel 15% slower than storing every wide row.)
+// 32 int32), run a row at a time, a few between the next block's tile products. `Pending` is
+// such a block as StreamedBlocks keeps it: its panel's stage (made once per call), where its
+// output starts and how many rows it has; for wide rows (PlaneRuns, FusedOutput::wide_period),
+// the column of its first row in its wide row (a padding column's row is requantized and its
+// store masked off; row pointers formed per block, RowOutputs, made the ResNet 3×3 kernel 15%
+// slower than storing every wide row). A BehindStage is made from it at the top of the next
+// block's k steps, its panel's constants in locals the compiler keeps in registers, and is done
+// with at their end: copying one stage object into the steps and back around each block, as
+// before, cost the ResNet 3×3 kernel about 5%.
+template <bool kSigned>
+struct Pending {
+  const PanelStage<kSigned, false, false, false>* ps;
+  uint8_t* out = nullptr;
+  int64_t ox = 0;
+  int rows = 0;
+};
+
+// What every block of a call shares: the sums, the output's row stride and the wide rows'
+// period and valid columns.
+struct StageShape {
+  const int32_t* sums;
+  int64_t ldo, period, valid;
+};
+
 template <bool kSigned, bool kClamp, bool kWide>
 struct BehindStage {
   const int32_t* sums;
-  PanelStage<kSigned, false, false, false> ps;
-  uint8_t* out = nullptr;  // the next row's output (kWide: the next output position's)
-  // kWide: the next row's column in its wide row; the wide rows' period and valid columns.
-  int64_t ox = 0, period = 0, valid = 0;
-  int next = 0, rows = 0;
+  __m512i start_lo, start_hi;
+  __m512 mlo, mhi;
+  __mmask64 kout;
+  PackBounds512 bounds;
+  uint8_t* out;  // the next row's output (kWide: the next output position's)
+  int64_t ldo, ox, period, valid;  // ox: kWide, the next row's column in its wide row
+  int next = 0, rows;
 
-  BehindStage(const int32_t* s, const FusedOutput& o) : sums(s), ps(o) {}
-  void Start(const FusedOutput& block, int n) {
-    ps = PanelStage<kSigned, false, false, false>(block);
-    out = ps.out;
-    if (kWide) {
-      period = block.wide_period;
-      valid = block.wide_valid;
-      const int64_t oy = block.wide_row0 / period;
-      ox = block.wide_row0 - oy * period;
-      out += (oy * valid + std::min(ox, valid)) * ps.ldo;
-    }
-    next = 0;
-    rows = n;
-  }
+  BehindStage(const StageShape& shape, const Pending<kSigned>& p)
+      : sums(shape.sums),
+        start_lo(p.ps->start_lo),
+        start_hi(p.ps->start_hi),
+        mlo(p.ps->mlo),
+        mhi(p.ps->mhi),
+        kout(p.ps->kout),
+        bounds(p.ps->bounds),
+        out(p.out),
+        ldo(shape.ldo),
+        ox(p.ox),
+        period(shape.period),
+        valid(shape.valid),
+        rows(p.rows) {}
   inline __attribute__((always_inline)) void Row() {
     const int r = next++;
     const bool store = !kWide || ox < valid;
-    const __m512i lo = _mm512_add_epi32(_mm512_load_si512(sums + r * 32), ps.start_lo);
-    const __m512i hi = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + 16), ps.start_hi);
-    RequantizeStore512<kSigned, false, kClamp>(lo, hi, ps.mlo, ps.mhi, ps.bounds, out, store ? ps.kout : 0);
-    out += store ? ps.ldo : 0;
+    const __m512i lo = _mm512_add_epi32(_mm512_load_si512(sums + r * 32), start_lo);
+    const __m512i hi = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + 16), start_hi);
+    RequantizeStore512<kSigned, false, kClamp>(lo, hi, mlo, mhi, bounds, out, store ? kout : 0);
+    out += store ? ldo : 0;
     if (kWide) ox = ox + 1 == period ? 0 : ox + 1;
   }
-  void Finish() {
+  inline __attribute__((always_inline)) void Finish() {
     while (next < rows) Row();
-    rows = 0;
   }
 };
 
@@ -389,27 +411,21 @@ inline __attribute__((always_inline)) void StreamedStep(TileRows g0, TileRows g1
   rows();
 }
 
-// The k steps of the block from row r0 (`segments` runs of `steps` each, runs as in Blocks) into
-// zeroed sum tiles, with behind's rows (a multiple of 4) four per step from the first; those
-// that do not fit (steps too few) are left to behind.Finish().
-template <int kGroups, typename Runs, typename Behind>
-inline __attribute__((always_inline)) void StreamedSteps(int segments, int64_t steps, const Runs& runs, int r0,
-                                                         const uint8_t* b, Behind& behind) {
-  const int64_t with = std::min<int64_t>(segments * steps, behind.rows / 4);
-  Behind local = behind;  // a copy the compiler keeps in registers: 45 → 37 µs on the GEMM above
+// The k steps of a block into zeroed sum tiles: step t reads its 16-row groups' A at a[t] and
+// a[t] + 16·lda (B's k in step order), with the output stage of the pending block before it
+// (rows a multiple of 4) four rows per step from the first, the rows that do not fit (steps too
+// few) after the steps. (A loop over the runs and their steps here spilled registers at each
+// run's start: the ResNet 3×3 kernel's three runs of three steps took 4% longer.)
+template <int kGroups, bool kSigned, bool kClamp, bool kWide>
+inline __attribute__((always_inline)) void StreamedSteps(const uint8_t* const* a, int64_t n, int64_t lda,
+                                                         const uint8_t* b, const StageShape& shape,
+                                                         const Pending<kSigned>& pending) {
+  BehindStage<kSigned, kClamp, kWide> behind(shape, pending);
+  const int64_t with = std::min<int64_t>(n, pending.rows / 4);
   int64_t t = 0;
-  for (int s = 0; s < segments; ++s) {
-    const TileRows g0 = runs.tile(s, r0, 0);
-    const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
-    for (int64_t j = 0; j < steps; ++j, ++t, b += kPanelStep) {
-      if (t < with) {
-        StreamedStep<kGroups, true>(g0, g1, j * kStepBytes, b, local);
-      } else {
-        StreamedStep<kGroups, false>(g0, g1, j * kStepBytes, b, local);
-      }
-    }
-  }
-  behind = local;
+  for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>({a[t], lda}, {a[t] + 16 * lda, lda}, 0, b, behind);
+  for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>({a[t], lda}, {a[t] + 16 * lda, lda}, 0, b, behind);
+  behind.Finish();
 }
 
 // o for `panels` panels from panel p of a call over several (qgemm.h QGemmFusedPanelsUkernel),
@@ -434,26 +450,47 @@ struct StreamedPiece {
 
 // The blocks of `count` pieces, in order, over `panels` panels, one pipeline through them all;
 // each piece's rows are `segments` runs of `steps` whole 64-byte k steps (runs as in Blocks; B's
-// k in run order).
+// k in run order). The pieces' o differ in out and wide_row0 only.
 template <bool kSigned, bool kClamp, typename Runs>
 __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces, int count, int panels, int segments,
                                               int64_t steps, const uint8_t* b, int64_t panel_bytes) {
+  using Stage = PanelStage<kSigned, false, false, false>;
+  constexpr bool kWide = Runs::kWide;
   alignas(64) int32_t sums[32 * 32];
-  BehindStage<kSigned, kClamp, Runs::kWide> behind(sums, pieces[0].o);
+  thread_local std::vector<Stage> stages;  // each panel's; per thread, kept between calls
+  stages.clear();
+  for (int p = 0; p < panels; ++p) stages.emplace_back(PanelRows(pieces[0].o, p, 0));
+  const FusedOutput& o = pieces[0].o;
+  const StageShape shape{sums, o.ldo, o.wide_period, o.wide_valid};
+  Pending<kSigned> pending{stages.data()};
   for (int i = 0; i < count; ++i) {
     const StreamedPiece<Runs>& piece = pieces[i];
     ForEachBlock(piece.schedule, [&](auto groups, int r0) {
       constexpr int kGroups = decltype(groups)::value;
+      uint8_t* out = static_cast<uint8_t*>(piece.o.out);  // the block's first output (RowsFrom, BehindStage)
+      int64_t ox = 0;
+      if constexpr (kWide) {
+        const int64_t row0 = piece.o.wide_row0 + r0, oy = row0 / shape.period;
+        ox = row0 - oy * shape.period;
+        out += (oy * shape.valid + std::min(ox, shape.valid)) * shape.ldo;
+      } else {
+        out += r0 * shape.ldo;
+      }
+      const uint8_t* a[kStreamMaxK4 / kStepK4];  // each k step's A rows (Panels streams no longer k)
+      for (int s = 0, t = 0; s < segments; ++s) {
+        const uint8_t* run = piece.runs.tile(s, r0, 0).base;
+        for (int64_t j = 0; j < steps; ++j) a[t++] = run + j * kStepBytes;
+      }
+      const int64_t lda = piece.runs.tile(0, r0, 0).stride;
       for (int p = 0; p < panels; ++p) {
         StartSums<kGroups, false, true>(nullptr);
-        StreamedSteps<kGroups>(segments, steps, piece.runs, r0, b + p * panel_bytes, behind);
-        behind.Finish();
+        StreamedSteps<kGroups, kSigned, kClamp, kWide>(a, segments * steps, lda, b + p * panel_bytes, shape, pending);
         StoreSums<kGroups, false>(sums);
-        behind.Start(PanelRows(piece.o, p, r0), 16 * kGroups);
+        pending = {&stages[static_cast<size_t>(p)], out + 32 * p, ox, 16 * kGroups};
       }
     });
   }
-  behind.Finish();
+  BehindStage<kSigned, kClamp, kWide>(shape, pending).Finish();
 }
 
 #pragma GCC diagnostic pop

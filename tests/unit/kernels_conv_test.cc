@@ -172,6 +172,12 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   cases.push_back(ConvTester().Channels(8, 7).Image(7, 20).Kernel(1, 3).Pads(0, 1, 0, 1).PerChannel(true));
   cases.push_back(ConvTester().Channels(8, 7).Image(20, 7).Kernel(3, 1).Pads(1, 0, 1, 0).PerChannel(true));
   cases.push_back(ConvTester().Channels(16, 5).Image(2, 30).Pads(1, 1, 1, 1).PerChannel(true));
+  // Stride-1 convolutions of another width read a padded plane (ConvPaddedPlane): at 64 channels
+  // its wide rows take the pipelined AMX form, whose blocks start mid wide row (periods 16 and
+  // 17 against blocks of 32; with 17, the block from row 288 starts on a padding column) and
+  // whose output stage skips the padding columns.
+  cases.push_back(ConvTester().Channels(64, 40).Image(12, 15).Pads(1, 0, 0, 1).PerChannel(true));
+  cases.push_back(ConvTester().Channels(64, 64).Image(21, 17).PerChannel(true).Extremes(true));
   // Padding rows past the kernel (rows whose every tap is padding: bias only), so a band holds
   // more edge rows than the kernel has rows.
   cases.push_back(ConvTester().Channels(16, 9).Image(6, 20).Pads(4, 1, 3, 1).PerChannel(true));
