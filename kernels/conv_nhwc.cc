@@ -292,11 +292,16 @@ bool FlatApplies(const ConvNhwcArgs& a) {
   return avx512 && g.out[1] == g.in[1] && ys.hi >= ys.lo && xs.hi >= xs.lo;
 }
 
-// f(o) for the coordinates o in [0, n) outside `in`.
-template <typename F>
-void ForEachOutside(Interior in, int64_t n, F f) {
-  for (int64_t o = 0; o < std::min(in.lo, n); ++o) f(o);
-  for (int64_t o = std::max<int64_t>(in.hi + 1, 0); o < n; ++o) f(o);
+// The output columns outside the interior columns, n of them, in order: column j is j
+// for j < left, else right + j − left.
+struct EdgeColumns {
+  int64_t left = 0, right = 0, n = 0;
+  int64_t operator[](int64_t j) const { return j < left ? j : right + j - left; }
+};
+EdgeColumns EdgeColumnsOf(const ConvGeometry& g) {
+  const Interior xs = InteriorOf(g, 1);
+  const int64_t w = g.out[1], left = std::min(xs.lo, w), right = std::max<int64_t>(xs.hi + 1, left);
+  return {left, right, left + std::max<int64_t>(0, w - right)};
 }
 
 // The dense stretch of output rows [lo, hi] (interior rows), read from the image in place.
@@ -353,8 +358,8 @@ QFARM_FLAT_EDGES inline void CopyPixels(uint8_t* dst, const uint8_t* src, int64_
 // padding), so that position q = (oy − oy0)·n + j (column j of n) reads kernel row ky at piece
 // q + ky·n. The outputs go to a buffer (Scatter copies them to their places).
 struct ColumnPlane {
-  std::vector<int64_t> columns;  // the n columns
-  SegmentPiece piece;            // rows 0 where there are none (kw = 1)
+  EdgeColumns columns;
+  SegmentPiece piece;  // rows 0 where there are none (kw = 1)
 
   QFARM_FLAT_EDGES void Fill(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pad);
   QFARM_FLAT_EDGES void Scatter(const ConvNhwcArgs& a, int64_t oy0, uint8_t* y) const;
@@ -363,8 +368,8 @@ struct ColumnPlane {
 QFARM_FLAT_EDGES void ColumnPlane::Fill(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pad) {
   const ConvGeometry& g = *a.g;
   const int64_t w = g.in[1], kh = g.kernel[0], kw = g.kernel[1], c = a.cin, m = a.w->n, run = kw * c;
-  ForEachOutside(InteriorOf(g, 1), w, [&](int64_t ox) { columns.push_back(ox); });
-  const int64_t n = static_cast<int64_t>(columns.size()), rows = oy1 - oy0 + kh - 1, outputs = (oy1 - oy0) * n;
+  columns = EdgeColumnsOf(g);
+  const int64_t n = columns.n, rows = oy1 - oy0 + kh - 1, outputs = (oy1 - oy0) * n;
   if (n == 0) return;  // kw = 1: every column is inside
   // Per thread (the bands run on the pool's threads), by address.
   thread_local std::vector<uint8_t, NoInitAllocator<uint8_t>> plane_buffer, out_buffer;
@@ -390,7 +395,7 @@ QFARM_FLAT_EDGES void ColumnPlane::Fill(const ConvNhwcArgs& a, int64_t oy0, int6
 }
 
 QFARM_FLAT_EDGES void ColumnPlane::Scatter(const ConvNhwcArgs& a, int64_t oy0, uint8_t* y) const {
-  const int64_t w = a.g->in[1], m = a.w->n, n = static_cast<int64_t>(columns.size());
+  const int64_t w = a.g->in[1], m = a.w->n, n = columns.n;
   for (int64_t q = 0; q < piece.rows; ++q) CopyPixels(y + ((oy0 + q / n) * w + columns[q % n]) * m, piece.out + q * m, m);
 }
 
