@@ -421,10 +421,11 @@ inline __attribute__((always_inline)) void StreamedSteps(const uint8_t* const* a
                                                          const uint8_t* b, const StageShape& shape,
                                                          const Pending<kSigned>& pending) {
   BehindStage<kSigned, kClamp, kWide> behind(shape, pending);
+  auto group = [&](int64_t t, int g) -> TileRows { return {g == 1 && kGroups == 2 ? a[t] + 16 * lda : a[t], lda}; };
   const int64_t with = std::min<int64_t>(n, pending.rows / 4);
   int64_t t = 0;
-  for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>({a[t], lda}, {a[t] + 16 * lda, lda}, 0, b, behind);
-  for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>({a[t], lda}, {a[t] + 16 * lda, lda}, 0, b, behind);
+  for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>(group(t, 0), group(t, 1), 0, b, behind);
+  for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>(group(t, 0), group(t, 1), 0, b, behind);
   behind.Finish();
 }
 
@@ -476,7 +477,7 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
       } else {
         out += r0 * shape.ldo;
       }
-      const uint8_t* a[kStreamMaxK4 / kStepK4];  // each k step's A rows (Panels streams no longer k)
+      const uint8_t* a[kStreamMaxK4 / kStepK4];  // each k step's A rows (Panels streams k ≤ kStreamMaxK4)
       for (int s = 0, t = 0; s < segments; ++s) {
         const uint8_t* run = piece.runs.tile(s, r0, 0).base;
         for (int64_t j = 0; j < steps; ++j) a[t++] = run + j * kStepBytes;
