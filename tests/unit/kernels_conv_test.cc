@@ -184,6 +184,15 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   // Multipliers far above 1, in place (3×3) and pointwise (k = 64, past the short-k tiles).
   cases.push_back(ConvTester().Channels(8, 20).Image(9, 9).Pads(1, 1, 1, 1).PerChannel(true).TinyOutputScale(true));
   cases.push_back(ConvTester().Channels(64, 40).Image(6, 5).Kernel(1, 1).PerChannel(true).TinyOutputScale(true));
+  // ... and on the AMX forms' other instances with the clamp: the flat run pipelined (64
+  // channels; 16-row blocks in its edge pieces), the padded plane pipelined (64) and block by
+  // block (32 channels: k = 288, a VNNI k rest, an 8-column last panel), and strided indirect
+  // rows (40 channels: a 16-row group and a VNNI k rest).
+  cases.push_back(ConvTester().Channels(64, 40).Image(9, 21).Pads(1, 1, 1, 1).PerChannel(true).TinyOutputScale(true));
+  cases.push_back(ConvTester().Channels(64, 40).Image(12, 15).Pads(1, 0, 0, 1).PerChannel(true).TinyOutputScale(true));
+  cases.push_back(ConvTester().Channels(32, 40).Image(12, 15).Pads(1, 0, 0, 1).PerChannel(true).TinyOutputScale(true));
+  cases.push_back(ConvTester().Channels(40, 20).Image(10, 9).Stride(2, 2).Pads(1, 0, 1, 1).PerChannel(true)
+                      .TinyOutputScale(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;
