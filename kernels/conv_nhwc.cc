@@ -304,34 +304,22 @@ EdgeColumns EdgeColumnsOf(const ConvGeometry& g) {
   return {left, right, left + std::max<int64_t>(0, w - right)};
 }
 
-// The dense stretch of output rows [lo, hi] (interior rows), read from the image in place.
-SegmentPiece DensePiece(const ConvNhwcArgs& a, int64_t lo, int64_t hi, uint8_t* y) {
+// Output rows [lo, hi], inside columns only, as one stretch of positions read from the image in
+// place, from row lo's first inside column to row hi's last, kernel row ky at a constant offset:
+// the interior rows' dense stretch (lo < hi runs through the rows' edge columns too, whose
+// outputs ColumnPlane overwrites), or one row outside the interior rows (lo = hi), whose kernel
+// rows outside the image read `pad` (a row of the zero point's byte, W pixels).
+SegmentPiece StretchPiece(const ConvNhwcArgs& a, int64_t lo, int64_t hi, const uint8_t* pad, uint8_t* y) {
   const ConvGeometry& g = *a.g;
-  const int64_t w = g.in[1];
+  const int64_t w = g.in[1], c = a.cin;
   const Interior xs = InteriorOf(g, 1);
   const int64_t first = lo * w + xs.lo, last = hi * w + xs.hi;
   SegmentPiece piece;
   piece.rows = static_cast<int>(last - first + 1);
-  piece.lda = a.cin;
+  piece.lda = c;
   piece.out = y + first * a.w->n;
   for (int64_t ky = 0; ky < g.kernel[0]; ++ky) {
-    piece.base[ky] = a.x + (first + (ky - g.pad_begin[0]) * w - g.pad_begin[1]) * a.cin;
-  }
-  return piece;
-}
-
-// Output row oy outside the interior rows, inside columns only: read from the image, a kernel
-// row outside it from `pad` (a row of the zero point's byte, W pixels).
-SegmentPiece RowPiece(const ConvNhwcArgs& a, int64_t oy, const uint8_t* pad, uint8_t* y) {
-  const ConvGeometry& g = *a.g;
-  const int64_t w = g.in[1], c = a.cin;
-  const Interior xs = InteriorOf(g, 1);
-  SegmentPiece piece;
-  piece.rows = static_cast<int>(xs.hi - xs.lo + 1);
-  piece.lda = c;
-  piece.out = y + (oy * w + xs.lo) * a.w->n;
-  for (int64_t ky = 0; ky < g.kernel[0]; ++ky) {
-    const int64_t iy = oy + ky - g.pad_begin[0];
+    const int64_t iy = lo + ky - g.pad_begin[0];
     piece.base[ky] = iy < 0 || iy >= g.in[0] ? pad : a.x + (iy * w + xs.lo - g.pad_begin[1]) * c;
   }
   return piece;
@@ -410,9 +398,9 @@ void FlatBand(const ConvNhwcArgs& a, int64_t oy0, int64_t oy1, const uint8_t* pa
   thread_local std::vector<SegmentPiece> pieces;  // per thread (the bands run on the pool's)
   pieces.clear();
   const int64_t lo = std::max(oy0, ys.lo), hi = std::min(oy1 - 1, ys.hi);
-  if (lo <= hi) pieces.push_back(DensePiece(a, lo, hi, y));
+  if (lo <= hi) pieces.push_back(StretchPiece(a, lo, hi, pad, y));
   for (int64_t oy = oy0; oy < oy1; ++oy) {
-    if (!ys.Contains(oy)) pieces.push_back(RowPiece(a, oy, pad, y));
+    if (!ys.Contains(oy)) pieces.push_back(StretchPiece(a, oy, oy, pad, y));
   }
   ColumnPlane columns;
   columns.Fill(a, oy0, oy1, pad);

@@ -208,8 +208,8 @@ void SegmentPieces(const QGemmKernel& kernel, const GemmProblem& p, const Correc
   const int panels = static_cast<int>(panel_end - panel_begin);
   const int8_t* panel = b.data.data() + panel_begin * b.k4 * b.nr * 4;
   int32_t row_const[1];  // unused: no per-row terms in the segments form's problems (UsesSegments)
-  const FusedOutput o = FusedTileOutput(p, corr, 0, 0, nullptr, panel_begin, row_const, panels);
   if (kernel.fused_segment_pieces) {
+    const FusedOutput o = FusedTileOutput(p, corr, 0, 0, nullptr, panel_begin, row_const, panels);
     return kernel.fused_segment_pieces(p.a_pieces, p.a_piece_count, segs.segments, segs.seg_k4, panel, panels, o);
   }
   for (int64_t q = 0; q < panels; ++q) {
