@@ -228,7 +228,8 @@ __attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
 // The tile loop of our AMX GEMM schedule alone (kernels/qgemm/qgemm_amx.cc StreamedBlocks), for
 // the ceiling it sets under the peak: rows outermost in 32-row blocks, each meeting every
 // 32-column panel of B in turn, B streamed from L2 with TILELOADDT1 and A from L1, a 2×2 block
-// of sum tiles per 64-byte k step, the four sums stored at each block and panel's end. No output
+// of sum tiles per 64-byte k step; at each block and panel's end the next one's first operands
+// loaded, then each sum tile stored, zeroed and given its first product there. No output
 // stage, no driver, no threads. Operands from a fixed seed (with zero bytes the loop runs
 // faster). m and n multiples of 32, k of 64.
 class AmxTileLoop : public PeerOp {
@@ -238,31 +239,57 @@ class AmxTileLoop : public PeerOp {
 
   __attribute__((target("amx-tile,amx-int8"))) void Run() override {
     ConfigureTiles();
-    const int64_t steps = k_ / 64, panel_bytes = k_ * 32;  // a panel's k step: 16 quads × 32 columns × 4
-    for (int64_t r = 0; r < m_; r += 32) {
-      const uint8_t* a = a_.data() + r * k_;
-      for (int64_t p = 0; p < n_ / 32; ++p) {
-        const uint8_t* b = b_.data() + p * panel_bytes;
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int64_t j = 0; j < steps; ++j, b += 2048) {
-          _tile_stream_loadd(6, b, 128);
-          _tile_stream_loadd(7, b + 64, 128);
-          _tile_loadd(4, a + j * 64, k_);
-          _tile_dpbusd(0, 4, 6);
-          _tile_loadd(5, a + 16 * k_ + j * 64, k_);
-          _tile_dpbusd(1, 4, 7);
-          _tile_dpbusd(2, 5, 6);
-          _tile_dpbusd(3, 5, 7);
-        }
-        _tile_stored(0, sums_, 128);
-        _tile_stored(1, sums_ + 16, 128);
-        _tile_stored(2, sums_ + 512, 128);
-        _tile_stored(3, sums_ + 528, 128);
+    const int64_t steps = k_ / 64, panels = n_ / 32, panel_bytes = k_ * 32;  // a k step: 16 quads × 32 columns × 4
+    const int64_t units = m_ / 32 * panels;
+    auto load_first = [&](int64_t u) __attribute__((always_inline)) {  // unit u: block u / panels, panel u % panels
+      const uint8_t* a = a_.data() + u / panels * 32 * k_;
+      const uint8_t* b = b_.data() + u % panels * panel_bytes;
+      _tile_stream_loadd(6, b, 128);
+      _tile_stream_loadd(7, b + 64, 128);
+      _tile_loadd(4, a, k_);
+      _tile_loadd(5, a + 16 * k_, k_);
+    };
+    load_first(0);
+    _tile_zero(0);
+    _tile_dpbusd(0, 4, 6);
+    _tile_zero(1);
+    _tile_dpbusd(1, 4, 7);
+    _tile_zero(2);
+    _tile_dpbusd(2, 5, 6);
+    _tile_zero(3);
+    _tile_dpbusd(3, 5, 7);
+    for (int64_t u = 0; u < units; ++u) {
+      const uint8_t* a = a_.data() + u / panels * 32 * k_;
+      const uint8_t* b = b_.data() + u % panels * panel_bytes + 2048;
+      for (int64_t j = 1; j < steps; ++j, b += 2048) {
+        _tile_stream_loadd(6, b, 128);
+        _tile_stream_loadd(7, b + 64, 128);
+        _tile_loadd(4, a + j * 64, k_);
+        _tile_dpbusd(0, 4, 6);
+        _tile_loadd(5, a + 16 * k_ + j * 64, k_);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
       }
+      if (u + 1 == units) break;
+      load_first(u + 1);
+      _tile_stored(0, sums_, 128);
+      _tile_zero(0);
+      _tile_dpbusd(0, 4, 6);
+      _tile_stored(1, sums_ + 16, 128);
+      _tile_zero(1);
+      _tile_dpbusd(1, 4, 7);
+      _tile_stored(2, sums_ + 512, 128);
+      _tile_zero(2);
+      _tile_dpbusd(2, 5, 6);
+      _tile_stored(3, sums_ + 528, 128);
+      _tile_zero(3);
+      _tile_dpbusd(3, 5, 7);
     }
+    _tile_stored(0, sums_, 128);
+    _tile_stored(1, sums_ + 16, 128);
+    _tile_stored(2, sums_ + 512, 128);
+    _tile_stored(3, sums_ + 528, 128);
     _tile_release();
     sink_ = sums_[0];  // the sums are used: the loop cannot be dropped
   }
