@@ -315,12 +315,14 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
 // Groups of panels of at most kStreamGroupBytes stay in L2 (2 MiB per core on the AMX parts)
 // while the row blocks pass: at k = 3072, 24 panels in one group took 440 µs, in groups of 1 MiB
 // 265, panel by panel 257 (its A block no longer fits L1), hence panel by panel past
-// kStreamMaxK4; at k = 2048, 155 against 169. Below kStreamMinK4 (8 steps: a block's output
-// stage no longer fits between the next block's tile products) panel by panel is as fast or
-// faster, B staying in L1: 784 rows × 2 panels at k = 256 11.7 µs against 10.8, 196 × 2 at
-// k = 384 3.9–4.1 against 3.8, at k = 512 4.8 both; 128 × 2 at k = 768 3.4 against 4.0.
+// kStreamMaxK4; at k = 2048, 155 against 169. From one k step up (kStreamMinK4) streamed is
+// as fast or faster since each block's end loads the next one's operands before its stores
+// (StoreAndStart; before that, panel by panel was faster below k = 512). Test program, the
+// panels form alone, median µs panel by panel against streamed: 784 rows × 2 panels at k = 64
+// 6.0 against 5.2, at k = 256 11.0 against 9.2; 196 × 2 at k = 384 3.6 against 3.0; 784 × 5
+// at k = 192 21.9 against 16.9; one panel, 784 rows at k = 256, 4.8 both.
 constexpr int64_t kStreamGroupBytes = int64_t{1} << 20;
-constexpr int64_t kStreamMinK4 = 512 / 4;
+constexpr int64_t kStreamMinK4 = kStepK4;
 constexpr int64_t kStreamMaxK4 = 2048 / 4;
 
 // The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
