@@ -129,6 +129,66 @@ inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
   asm volatile("" : : : "memory");  // the sums are read after (StoresBeforeTileLoads, the other way)
 }
 
+// The first product of a sum tile (kS8U8: TDPBSUD, s8 A and u8 B).
+#define QFARM_TILE_PRODUCT(kS8U8, c, a, b) \
+  do {                                     \
+    if constexpr (kS8U8) {                 \
+      _tile_dpbsud(c, a, b);               \
+    } else {                               \
+      _tile_dpbusd(c, a, b);               \
+    }                                      \
+  } while (0)
+
+// A sum tile started: zero, or (kZero false) every row the per-column starting values at
+// start (StartSums).
+#define QFARM_TILE_START(kZero, c, start) \
+  do {                                    \
+    if constexpr (kZero) {                \
+      _tile_zero(c);                      \
+    } else {                              \
+      _tile_loadd(c, start, 0);           \
+    }                                     \
+  } while (0)
+
+// The sum tiles of a block of kGroups groups into sums[32][32] (StoreSums), each one, once
+// stored, started (StartSums) and given its first product of the next block (kNext groups, 0:
+// none), whose first step's operands are already in tiles 4–7. The tile unit runs tile loads
+// only after the tile stores before them: loading the next block's operands after the four
+// stores, as until session 22, left it idle between blocks (the 128×768×768 GEMM's bare tile
+// loop 30.4 µs against 28.4 this way, docs/kernels.md "session 22").
+template <int kGroups, int kNext, bool kHalf, bool kS8U8, bool kZero>
+inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums, const int32_t* start) {
+  asm volatile("" : : : "memory");  // the sums' earlier readers have read them
+  _tile_stored(0, sums, 128);
+  if constexpr (kNext > 0) {
+    QFARM_TILE_START(kZero, 0, start);
+    QFARM_TILE_PRODUCT(kS8U8, 0, 4, 6);
+  }
+  if constexpr (!kHalf) {
+    _tile_stored(1, sums + 16, 128);
+    if constexpr (kNext > 0) {
+      QFARM_TILE_START(kZero, 1, start + 16);
+      QFARM_TILE_PRODUCT(kS8U8, 1, 4, 7);
+    }
+  }
+  if constexpr (kGroups == 2) _tile_stored(2, sums + 16 * 32, 128);
+  if constexpr (kNext == 2) {
+    QFARM_TILE_START(kZero, 2, start);
+    QFARM_TILE_PRODUCT(kS8U8, 2, 5, 6);
+  }
+  if constexpr (!kHalf) {
+    if constexpr (kGroups == 2) _tile_stored(3, sums + 16 * 32 + 16, 128);
+    if constexpr (kNext == 2) {
+      QFARM_TILE_START(kZero, 3, start + 16);
+      QFARM_TILE_PRODUCT(kS8U8, 3, 5, 7);
+    }
+  }
+  asm volatile("" : : : "memory");  // the sums are read after (StoresBeforeTileLoads, the other way)
+}
+
+#undef QFARM_TILE_START
+#undef QFARM_TILE_PRODUCT
+
 // The rows of a call that go through the tiles (OnTiles): `blocks` blocks of 32 from row 0, one
 // of 16 after them where `extra`, then, where last_groups is 1 or 2, one more of last_groups·16
 // rows from row `last`, which overlaps rows already made (computed and stored again, the same
@@ -140,13 +200,28 @@ struct TileSchedule {
   int last = 0, last_groups = 0;
 };
 
-// block(groups, r0) for each block of t in order, groups (1 or 2) a std::integral_constant.
+// A block of a TileSchedule: its groups (1 or 2; 0: none, after the last) and first row.
+struct TileBlock {
+  int groups = 0, r0 = 0;
+};
+
+// block(groups, r0, next) for each block of t in order: groups (1 or 2) a
+// std::integral_constant, next the TileBlock after it.
 template <typename Block>
 inline __attribute__((always_inline)) void ForEachBlock(const TileSchedule& t, Block block) {
-  for (int i = 0; i < t.blocks; ++i) block(std::integral_constant<int, 2>{}, 32 * i);
-  if (t.extra) block(std::integral_constant<int, 1>{}, 32 * t.blocks);
-  if (t.last_groups == 2) block(std::integral_constant<int, 2>{}, t.last);
-  if (t.last_groups == 1) block(std::integral_constant<int, 1>{}, t.last);
+  auto at = [&](int i) -> TileBlock {
+    if (i < t.blocks) return {2, 32 * i};
+    i -= t.blocks;
+    if (t.extra && i-- == 0) return {1, 32 * t.blocks};
+    if (t.last_groups && i == 0) return {t.last_groups, t.last};
+    return {};
+  };
+  const int count = t.blocks + (t.extra ? 1 : 0) + (t.last_groups ? 1 : 0);
+  for (int i = 0; i < count; ++i) {
+    const TileBlock b = at(i), next = at(i + 1);
+    b.groups == 2 ? block(std::integral_constant<int, 2>{}, b.r0, next)
+                  : block(std::integral_constant<int, 1>{}, b.r0, next);
+  }
 }
 
 // GCC 12's false warnings inside its intrinsics (avx512_tile.h).
@@ -209,15 +284,40 @@ __attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments
     StoresBeforeTileLoads();
   }
   const int64_t steps = seg_k4 / kStepK4, tail_k4 = seg_k4 % kStepK4;
-  auto block = [&](auto groups, int r0) {
+  bool started = false;  // the block's first step made by the previous block's end
+  auto block = [&](auto groups, int r0, TileBlock next) {
     constexpr int kGroups = decltype(groups)::value;
-    StartSums<kGroups, kHalf, !kTileStart>(start);
+    if (!started) StartSums<kGroups, kHalf, !kTileStart>(start);
     for (int s = 0; s < segments; ++s) {
       const TileRows g0 = runs.tile(s, r0, 0);
       const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
-      TileSteps<kGroups, kS8U8, kHalf>(steps, g0, g1, b + s * seg_k4 * kPanelRow);
+      const int64_t from = s == 0 && started ? 1 : 0;  // steps made
+      TileSteps<kGroups, kS8U8, kHalf>(steps - from, {g0.base + from * kStepBytes, g0.stride},
+                                       {g1.base + from * kStepBytes, g1.stride}, b + s * seg_k4 * kPanelRow + from * kPanelStep);
     }
-    StoreSums<kGroups, kHalf>(sums);
+    // The next block's first step started as this one's sums are stored (StoreAndStart), its
+    // tile products running while this block's output stage does.
+    auto store_and_start = [&](auto next_groups) {
+      constexpr int kNext = decltype(next_groups)::value;
+      asm volatile("" : : : "memory");  // a staged copy (PointerRuns) is overwritten after this block's loads
+      const TileRows n0 = runs.tile(0, next.r0, 0);
+      _tile_loadd(6, b, kPanelRow);
+      if (!kHalf) _tile_loadd(7, b + 64, kPanelRow);
+      _tile_loadd(4, n0.base, n0.stride);
+      if constexpr (kNext == 2) {
+        const TileRows n1 = runs.tile(0, next.r0 + 16, 1);
+        _tile_loadd(5, n1.base, n1.stride);
+      }
+      StoreAndStart<kGroups, kNext, kHalf, kS8U8, !kTileStart>(sums, start);
+    };
+    if (next.groups == 2) {
+      store_and_start(std::integral_constant<int, 2>{});
+    } else if (next.groups == 1) {
+      store_and_start(std::integral_constant<int, 1>{});
+    } else {
+      StoreSums<kGroups, kHalf>(sums);
+    }
+    started = next.groups != 0;
     Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp, kWide, kTileStart>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
       for (int s = 0; s < segments && tail_k4; ++s) {
         Accumulate<8, kS8U8, kHalf>(tail_k4, runs.rows(s, r0 + r, steps * kStepBytes),
@@ -431,37 +531,6 @@ inline __attribute__((always_inline)) void LoadFirstStep(const StreamedUnit& u) 
   if (kGroups == 2) _tile_loadd(5, u.a[0] + 16 * u.lda, u.lda);
 }
 
-// The sum tiles of a block of kGroups groups into sums[32][32]; each one, once stored, zeroed
-// and given its first product in the next unit (kNext groups, 0: none; its first step's
-// operands already in tiles 4–7, LoadFirstStep). The tile unit queues tile loads behind tile
-// stores: loading the next unit's operands after the four stores, as before, left it idle
-// between blocks (the bare tile loop of the 128×768×768 GEMM 30.4 µs against 28.4 this way).
-template <int kGroups, int kNext>
-inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums) {
-  asm volatile("" : : : "memory");  // the previous block's stage has read the sums
-  _tile_stored(0, sums, 128);
-  if (kNext > 0) {
-    _tile_zero(0);
-    _tile_dpbusd(0, 4, 6);
-  }
-  _tile_stored(1, sums + 16, 128);
-  if (kNext > 0) {
-    _tile_zero(1);
-    _tile_dpbusd(1, 4, 7);
-  }
-  if (kGroups == 2) _tile_stored(2, sums + 16 * 32, 128);
-  if (kNext == 2) {
-    _tile_zero(2);
-    _tile_dpbusd(2, 5, 6);
-  }
-  if (kGroups == 2) _tile_stored(3, sums + 16 * 32 + 16, 128);
-  if (kNext == 2) {
-    _tile_zero(3);
-    _tile_dpbusd(3, 5, 7);
-  }
-  asm volatile("" : : : "memory");  // the sums are read after (StoresBeforeTileLoads, the other way)
-}
-
 // Unit u's k steps after its first (made by StoreAndStart or the call's start) with the output
 // stage of the pending block, four rows per step from the first (rows a multiple of 4) and the
 // rows that do not fit (steps too few) after them; then its sums stored and the next unit
@@ -483,12 +552,12 @@ inline __attribute__((always_inline)) void StreamedSteps(const StreamedUnit& u, 
   int32_t* sums = const_cast<int32_t*>(shape.sums);
   if (next.groups == 2) {
     LoadFirstStep<2>(next);
-    StoreAndStart<kGroups, 2>(sums);
+    StoreAndStart<kGroups, 2, false, false, true>(sums, nullptr);
   } else if (next.groups == 1) {
     LoadFirstStep<1>(next);
-    StoreAndStart<kGroups, 1>(sums);
+    StoreAndStart<kGroups, 1, false, false, true>(sums, nullptr);
   } else {
-    StoreAndStart<kGroups, 0>(sums);
+    StoreAndStart<kGroups, 0, false, false, true>(sums, nullptr);
   }
 }
 
@@ -556,7 +625,7 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
   const StageShape shape{sums, o.ldo, o.wide_period, o.wide_valid};
   for (int i = 0; i < count; ++i) {
     const StreamedPiece<Runs>& piece = pieces[i];
-    ForEachBlock(piece.schedule, [&](auto groups, int r0) {
+    ForEachBlock(piece.schedule, [&](auto groups, int r0, TileBlock) {
       uint8_t* out = static_cast<uint8_t*>(piece.o.out);  // the block's first output (RowsFrom, BehindStage)
       int64_t ox = 0;
       if constexpr (kWide) {
