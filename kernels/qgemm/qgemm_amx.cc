@@ -446,7 +446,7 @@ struct Pending {
 // What every block of a call shares: the sums, the output's row stride and the wide rows'
 // period and valid columns.
 struct StageShape {
-  const int32_t* sums;
+  int32_t* sums;
   int64_t ldo, period, valid;
 };
 
@@ -549,15 +549,14 @@ inline __attribute__((always_inline)) void StreamedSteps(const StreamedUnit& u, 
   for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>(group(t, 0), group(t, 1), 0, b, behind);
   for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>(group(t, 0), group(t, 1), 0, b, behind);
   behind.Finish();
-  int32_t* sums = const_cast<int32_t*>(shape.sums);
   if (next.groups == 2) {
     LoadFirstStep<2>(next);
-    StoreAndStart<kGroups, 2, false, false, true>(sums, nullptr);
+    StoreAndStart<kGroups, 2, false, false, true>(shape.sums, nullptr);
   } else if (next.groups == 1) {
     LoadFirstStep<1>(next);
-    StoreAndStart<kGroups, 1, false, false, true>(sums, nullptr);
+    StoreAndStart<kGroups, 1, false, false, true>(shape.sums, nullptr);
   } else {
-    StoreAndStart<kGroups, 0, false, false, true>(sums, nullptr);
+    StoreAndStart<kGroups, 0, false, false, true>(shape.sums, nullptr);
   }
 }
 
