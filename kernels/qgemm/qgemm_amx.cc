@@ -798,6 +798,12 @@ void qgemm_u8s8_32x32_requant__amx(int mr, int64_t k4, const uint8_t* a, int64_t
 
 void qgemm_u8s8_32x32_requant_panels__amx(int mr, int64_t k4, const uint8_t* a, int64_t lda, const int8_t* b,
                                           int panels, const FusedOutput& o) {
+  if (mr < 16) {  // no tile rows (ScheduleTiles): every panel on the VNNI loop, directly (a GEMV's 48 panels 4% faster)
+    for (int p = 0; p < panels; ++p) {
+      qgemm_u8s8_8x32_requant__avx512vnni(mr, k4, a, lda, b + p * k4 * kPanelRow, PanelRows(o, p, 0));
+    }
+    return;
+  }
   const PanelsRun<StridedRuns> run{mr, StridedRuns{a, lda}, o};
   Panels(&run, 1, 1, k4, b, panels, [&](const auto&, int tiled, const int8_t* panel, const FusedOutput& po) {
     qgemm_u8s8_32x32_requant__amx(mr - tiled, k4, a + tiled * lda, lda, panel, po);
