@@ -231,11 +231,14 @@ __attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
 // of sum tiles per 64-byte k step; at each block and panel's end the next one's first operands
 // loaded, then each sum tile stored, zeroed and given its first product there. No output
 // stage, no driver, no threads. Operands from a fixed seed (with zero bytes the loop runs
-// faster). m and n multiples of 32, k of 64.
+// faster). m and n multiples of 32, k of 64; only where our kernel runs this schedule over all
+// of B at once (k ≤ 2048, B ≤ 1 MiB: qgemm_amx.cc kStreamMaxK4, kStreamGroupBytes).
 class AmxTileLoop : public PeerOp {
  public:
   explicit AmxTileLoop(const LayerShape& s) : m_(s.m), k_(s.k), n_(s.n), a_(Random(s.m * s.k)), b_(Random(s.k * s.n)) {}
-  static bool Fits(const LayerShape& s) { return s.gemm && s.m % 32 == 0 && s.n % 32 == 0 && s.k % 64 == 0; }
+  static bool Fits(const LayerShape& s) {
+    return s.gemm && s.m % 32 == 0 && s.n % 32 == 0 && s.k % 64 == 0 && s.k <= 2048 && s.k * s.n <= (1 << 20);
+  }
 
   __attribute__((target("amx-tile,amx-int8"))) void Run() override {
     ConfigureTiles();
@@ -315,7 +318,7 @@ std::unique_ptr<PeerOp> MakeAmxTileLoop(const LayerShape& s, std::string* why) {
     return nullptr;
   }
   if (!AmxTileLoop::Fits(s)) {
-    *why = "the tile loop needs a GEMM with m, n multiples of 32 and k of 64";
+    *why = "the tile loop needs a GEMM with m, n multiples of 32, k of 64, k ≤ 2048 and k·n ≤ 1 MiB";
     return nullptr;
   }
   return std::make_unique<AmxTileLoop>(s);
