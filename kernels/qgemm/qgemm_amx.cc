@@ -117,18 +117,6 @@ inline __attribute__((always_inline)) void TileSteps(int64_t steps, TileRows g0,
   }
 }
 
-// The sum tiles into sums[32][32] (row stride 128 bytes).
-template <int kGroups, bool kHalf>
-inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
-  _tile_stored(0, sums, 128);
-  if (!kHalf) _tile_stored(1, sums + 16, 128);
-  if (kGroups == 2) {
-    _tile_stored(2, sums + 16 * 32, 128);
-    if (!kHalf) _tile_stored(3, sums + 16 * 32 + 16, 128);
-  }
-  asm volatile("" : : : "memory");  // the sums are read after (StoresBeforeTileLoads, the other way)
-}
-
 // The first product of a sum tile (kS8U8: TDPBSUD, s8 A and u8 B).
 #define QFARM_TILE_PRODUCT(kS8U8, c, a, b) \
   do {                                     \
@@ -150,8 +138,8 @@ inline __attribute__((always_inline)) void StoreSums(int32_t* sums) {
     }                                     \
   } while (0)
 
-// The sum tiles of a block of kGroups groups into sums[32][32] (StoreSums), each one, once
-// stored, started (StartSums) and given its first product of the next block (kNext groups, 0:
+// The sum tiles of a block of kGroups groups into sums[32][32] (row stride 128 bytes), each one,
+// once stored, started (StartSums) and given its first product of the next block (kNext groups, 0:
 // none), whose first step's operands are already in tiles 4–7. The tile unit runs tile loads
 // only after the tile stores before them: loading the next block's operands after the four
 // stores, as until session 22, left it idle between blocks (the 128×768×768 GEMM's bare tile
@@ -188,6 +176,22 @@ inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums, const in
 
 #undef QFARM_TILE_START
 #undef QFARM_TILE_PRODUCT
+
+// StoreAndStart for a next block of next_groups groups (0: none), its first step's operands
+// loaded into tiles 4–7 first by load(std::integral_constant<int, next_groups>).
+template <int kGroups, bool kHalf, bool kS8U8, bool kZero, typename Load>
+inline __attribute__((always_inline)) void StoreAndStartNext(int next_groups, int32_t* sums, const int32_t* start,
+                                                             Load load) {
+  if (next_groups == 2) {
+    load(std::integral_constant<int, 2>{});
+    StoreAndStart<kGroups, 2, kHalf, kS8U8, kZero>(sums, start);
+  } else if (next_groups == 1) {
+    load(std::integral_constant<int, 1>{});
+    StoreAndStart<kGroups, 1, kHalf, kS8U8, kZero>(sums, start);
+  } else {
+    StoreAndStart<kGroups, 0, kHalf, kS8U8, kZero>(sums, start);
+  }
+}
 
 // The rows of a call that go through the tiles (OnTiles): `blocks` blocks of 32 from row 0, one
 // of 16 after them where `extra`, then, where last_groups is 1 or 2, one more of last_groups·16
@@ -297,26 +301,17 @@ __attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments
     }
     // The next block's first step started as this one's sums are stored (StoreAndStart), its
     // tile products running while this block's output stage does.
-    auto store_and_start = [&](auto next_groups) {
-      constexpr int kNext = decltype(next_groups)::value;
+    StoreAndStartNext<kGroups, kHalf, kS8U8, !kTileStart>(next.groups, sums, start, [&](auto next_groups) {
       asm volatile("" : : : "memory");  // a staged copy (PointerRuns) is overwritten after this block's loads
       const TileRows n0 = runs.tile(0, next.r0, 0);
       _tile_loadd(6, b, kPanelRow);
       if (!kHalf) _tile_loadd(7, b + 64, kPanelRow);
       _tile_loadd(4, n0.base, n0.stride);
-      if constexpr (kNext == 2) {
+      if constexpr (decltype(next_groups)::value == 2) {
         const TileRows n1 = runs.tile(0, next.r0 + 16, 1);
         _tile_loadd(5, n1.base, n1.stride);
       }
-      StoreAndStart<kGroups, kNext, kHalf, kS8U8, !kTileStart>(sums, start);
-    };
-    if (next.groups == 2) {
-      store_and_start(std::integral_constant<int, 2>{});
-    } else if (next.groups == 1) {
-      store_and_start(std::integral_constant<int, 1>{});
-    } else {
-      StoreSums<kGroups, kHalf>(sums);
-    }
+    });
     started = next.groups != 0;
     Finish<kGroups, kSigned, kS8U8, kRowFactor, kHalf, kClamp, kWide, kTileStart>(sums, ps, o, r0, [&](int r, auto& lo, auto& hi) {
       for (int s = 0; s < segments && tail_k4; ++s) {
@@ -549,15 +544,9 @@ inline __attribute__((always_inline)) void StreamedSteps(const StreamedUnit& u, 
   for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>(group(t, 0), group(t, 1), 0, b, behind);
   for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>(group(t, 0), group(t, 1), 0, b, behind);
   behind.Finish();
-  if (next.groups == 2) {
-    LoadFirstStep<2>(next);
-    StoreAndStart<kGroups, 2, false, false, true>(shape.sums, nullptr);
-  } else if (next.groups == 1) {
-    LoadFirstStep<1>(next);
-    StoreAndStart<kGroups, 1, false, false, true>(shape.sums, nullptr);
-  } else {
-    StoreAndStart<kGroups, 0, false, false, true>(shape.sums, nullptr);
-  }
+  StoreAndStartNext<kGroups, false, false, true>(next.groups, shape.sums, nullptr, [&](auto next_groups) {
+    LoadFirstStep<decltype(next_groups)::value>(next);
+  });
 }
 
 // o for `panels` panels from panel p of a call over several (qgemm.h QGemmFusedPanelsUkernel),
