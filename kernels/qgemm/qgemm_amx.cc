@@ -68,25 +68,29 @@ struct TileRows {
   int64_t stride;
 };
 
-// The sum tiles started: every row the per-column starting values start[0..31] (64-byte
-// aligned; tile rows loaded at stride 0), or zero when kZero. kGroups (1 or 2) sixteen-row
-// groups; kHalf: only the panel's first 16 columns.
-template <int kGroups, bool kHalf, bool kZero>
+// What a block's sum tiles start from: zero, or every row the per-column starting values
+// start[0..31] (64-byte aligned; tile rows loaded at stride 0).
+enum class SumsStart { kZero, kColumns };
+
+// Sum tile c (0–3: rows 16·(c / 2).., columns 16·(c % 2)..) started as kStart says.
+#define QFARM_TILE_START(kStart, c, start)                  \
+  do {                                                      \
+    if constexpr (kStart == SumsStart::kZero) {             \
+      _tile_zero(c);                                        \
+    } else {                                                \
+      _tile_loadd(c, (start) + 16 * ((c) % 2), 0);          \
+    }                                                       \
+  } while (0)
+
+// The sum tiles started (kGroups, 1 or 2, sixteen-row groups; kHalf: only the panel's first
+// 16 columns).
+template <int kGroups, bool kHalf, SumsStart kStart>
 inline __attribute__((always_inline)) void StartSums(const int32_t* start) {
-  if constexpr (kZero) {
-    _tile_zero(0);
-    if (!kHalf) _tile_zero(1);
-    if (kGroups == 2) {
-      _tile_zero(2);
-      if (!kHalf) _tile_zero(3);
-    }
-  } else {
-    _tile_loadd(0, start, 0);
-    if (!kHalf) _tile_loadd(1, start + 16, 0);
-    if (kGroups == 2) {
-      _tile_loadd(2, start, 0);
-      if (!kHalf) _tile_loadd(3, start + 16, 0);
-    }
+  QFARM_TILE_START(kStart, 0, start);
+  if (!kHalf) QFARM_TILE_START(kStart, 1, start);
+  if (kGroups == 2) {
+    QFARM_TILE_START(kStart, 2, start);
+    if (!kHalf) QFARM_TILE_START(kStart, 3, start);
   }
 }
 
@@ -127,47 +131,36 @@ inline __attribute__((always_inline)) void TileSteps(int64_t steps, TileRows g0,
     }                                      \
   } while (0)
 
-// A sum tile started: zero, or (kZero false) every row the per-column starting values at
-// start (StartSums).
-#define QFARM_TILE_START(kZero, c, start) \
-  do {                                    \
-    if constexpr (kZero) {                \
-      _tile_zero(c);                      \
-    } else {                              \
-      _tile_loadd(c, start, 0);           \
-    }                                     \
-  } while (0)
-
 // The sum tiles of a block of kGroups groups into sums[32][32] (row stride 128 bytes), each one,
 // once stored, started (StartSums) and given its first product of the next block (kNext groups, 0:
 // none), whose first step's operands are already in tiles 4–7. The tile unit runs tile loads
 // only after the tile stores before them: loading the next block's operands after the four
 // stores, as until session 22, left it idle between blocks (the 128×768×768 GEMM's bare tile
 // loop 30.4 µs against 28.4 this way, docs/kernels.md "session 22").
-template <int kGroups, int kNext, bool kHalf, bool kS8U8, bool kZero>
+template <int kGroups, int kNext, bool kHalf, bool kS8U8, SumsStart kStart>
 inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums, const int32_t* start) {
   asm volatile("" : : : "memory");  // the sums' earlier readers have read them
   _tile_stored(0, sums, 128);
   if constexpr (kNext > 0) {
-    QFARM_TILE_START(kZero, 0, start);
+    QFARM_TILE_START(kStart, 0, start);
     QFARM_TILE_PRODUCT(kS8U8, 0, 4, 6);
   }
   if constexpr (!kHalf) {
     _tile_stored(1, sums + 16, 128);
     if constexpr (kNext > 0) {
-      QFARM_TILE_START(kZero, 1, start + 16);
+      QFARM_TILE_START(kStart, 1, start);
       QFARM_TILE_PRODUCT(kS8U8, 1, 4, 7);
     }
   }
   if constexpr (kGroups == 2) _tile_stored(2, sums + 16 * 32, 128);
   if constexpr (kNext == 2) {
-    QFARM_TILE_START(kZero, 2, start);
+    QFARM_TILE_START(kStart, 2, start);
     QFARM_TILE_PRODUCT(kS8U8, 2, 5, 6);
   }
   if constexpr (!kHalf) {
     if constexpr (kGroups == 2) _tile_stored(3, sums + 16 * 32 + 16, 128);
     if constexpr (kNext == 2) {
-      QFARM_TILE_START(kZero, 3, start + 16);
+      QFARM_TILE_START(kStart, 3, start);
       QFARM_TILE_PRODUCT(kS8U8, 3, 5, 7);
     }
   }
@@ -179,17 +172,17 @@ inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums, const in
 
 // StoreAndStart for a next block of next_groups groups (0: none), its first step's operands
 // loaded into tiles 4–7 first by load(std::integral_constant<int, next_groups>).
-template <int kGroups, bool kHalf, bool kS8U8, bool kZero, typename Load>
+template <int kGroups, bool kHalf, bool kS8U8, SumsStart kStart, typename Load>
 inline __attribute__((always_inline)) void StoreAndStartNext(int next_groups, int32_t* sums, const int32_t* start,
                                                              Load load) {
   if (next_groups == 2) {
     load(std::integral_constant<int, 2>{});
-    StoreAndStart<kGroups, 2, kHalf, kS8U8, kZero>(sums, start);
+    StoreAndStart<kGroups, 2, kHalf, kS8U8, kStart>(sums, start);
   } else if (next_groups == 1) {
     load(std::integral_constant<int, 1>{});
-    StoreAndStart<kGroups, 1, kHalf, kS8U8, kZero>(sums, start);
+    StoreAndStart<kGroups, 1, kHalf, kS8U8, kStart>(sums, start);
   } else {
-    StoreAndStart<kGroups, 0, kHalf, kS8U8, kZero>(sums, start);
+    StoreAndStart<kGroups, 0, kHalf, kS8U8, kStart>(sums, start);
   }
 }
 
@@ -280,6 +273,7 @@ __attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments
   // rows keep zeroed tiles: loading the start made the 128×768×768 GEMM's calls 3–4% slower.
   // (The s8·u8 form has no per-column terms: its tiles start from zero.)
   constexpr bool kWide = Runs::kWide, kTileStart = Runs::kPlane && !kS8U8;
+  constexpr SumsStart kSumsStart = kTileStart ? SumsStart::kColumns : SumsStart::kZero;
   const PanelStage<kSigned, kS8U8, kRowFactor, kHalf> ps(o);
   alignas(64) int32_t sums[32 * 32], start[32];
   if constexpr (kTileStart) {
@@ -291,7 +285,7 @@ __attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments
   bool started = false;  // the block's first step made by the previous block's end
   auto block = [&](auto groups, int r0, TileBlock next) {
     constexpr int kGroups = decltype(groups)::value;
-    if (!started) StartSums<kGroups, kHalf, !kTileStart>(start);
+    if (!started) StartSums<kGroups, kHalf, kSumsStart>(start);
     for (int s = 0; s < segments; ++s) {
       const TileRows g0 = runs.tile(s, r0, 0);
       const TileRows g1 = kGroups == 2 ? runs.tile(s, r0 + 16, 1) : g0;
@@ -301,7 +295,7 @@ __attribute__((noinline)) void Blocks(const TileSchedule& schedule, int segments
     }
     // The next block's first step started as this one's sums are stored (StoreAndStart), its
     // tile products running while this block's output stage does.
-    StoreAndStartNext<kGroups, kHalf, kS8U8, !kTileStart>(next.groups, sums, start, [&](auto next_groups) {
+    StoreAndStartNext<kGroups, kHalf, kS8U8, kSumsStart>(next.groups, sums, start, [&](auto next_groups) {
       asm volatile("" : : : "memory");  // a staged copy (PointerRuns) is overwritten after this block's loads
       const TileRows n0 = runs.tile(0, next.r0, 0);
       _tile_loadd(6, b, kPanelRow);
@@ -409,8 +403,12 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
 // the stage after each block 48–56; all three 33–35 (no output stage at all: 36–38).
 // Groups of panels of at most kStreamGroupBytes stay in L2 (2 MiB per core on the AMX parts)
 // while the row blocks pass: at k = 3072, 24 panels in one group took 440 µs, in groups of 1 MiB
-// 265, panel by panel 257 (its A block no longer fits L1), hence panel by panel past
-// kStreamMaxK4; at k = 2048, 155 against 169. From one k step up (kStreamMinK4) streamed is
+// 265, panel by panel 257 (a block's A rows no longer fit L1); at k = 2048, 155 against 169.
+// Past kStreamMaxK4 the form takes k in chunks of at most kChunkSteps steps (a block's A rows
+// of a chunk, 24 KiB, stay in L1 while it meets the panels) for kChunkBlocks blocks at a time:
+// the 128×3072×768 GEMM 229–238 µs block by block, 208–216 in chunks (test program, one
+// thread, alternating runs); at k = 2048, chunks were slower (153 against 140), and chunks of
+// 16 steps or 4 blocks at a time no faster. From one k step up (kStreamMinK4) streamed is
 // as fast or faster since each block's end loads the next one's operands before its stores
 // (StoreAndStart; before that, panel by panel was faster below k = 512). Test program, the
 // panels form alone, median µs panel by panel against streamed: 784 rows × 2 panels at k = 64
@@ -419,6 +417,14 @@ FusedOutput RowsFrom(const FusedOutput& o, int r, bool per_row_mult) {
 constexpr int64_t kStreamGroupBytes = int64_t{1} << 20;
 constexpr int64_t kStreamMinK4 = kStepK4;
 constexpr int64_t kStreamMaxK4 = 2048 / 4;
+constexpr int64_t kChunkSteps = 768 / kStepBytes;
+constexpr size_t kChunkBlocks = 8;
+
+// What the output stage makes of a unit's sums where a call takes k in chunks (StreamedBlocks):
+// the first chunk's are saved as the block's partial sums, a later one's added to them, the
+// last one's added to them and then requantized and stored. (Storing the sum tiles there and
+// loading them back as the next chunk's start instead was 2% slower on the 128×3072×768 GEMM.)
+enum class ChunkUse { kSave, kAdd, kFinish };
 
 // The output stage of a block of one panel (no per-row terms) whose sums sit in `sums` (rows of
 // 32 int32), run a row at a time, a few between the next block's tile products. `Pending` is
@@ -436,6 +442,8 @@ struct Pending {
   uint8_t* out = nullptr;
   int64_t ox = 0;
   int rows = 0;
+  int32_t* partial = nullptr;  // a chunked call's (StreamedUnit)
+  ChunkUse use = ChunkUse::kFinish;
 };
 
 // What every block of a call shares: the sums, the output's row stride and the wide rows'
@@ -445,7 +453,7 @@ struct StageShape {
   int64_t ldo, period, valid;
 };
 
-template <bool kSigned, bool kClamp, bool kWide>
+template <bool kSigned, bool kClamp, bool kWide, bool kChunked>
 struct BehindStage {
   const int32_t* sums;
   __m512i start_lo, start_hi;
@@ -455,6 +463,8 @@ struct BehindStage {
   uint8_t* out;  // the next row's output (kWide: the next output position's)
   int64_t ldo, ox, period, valid;  // ox: kWide, the next row's column in its wide row
   int next = 0, rows;
+  int32_t* partial;  // kChunked
+  ChunkUse use;
 
   BehindStage(const StageShape& shape, const Pending<kSigned>& p)
       : sums(shape.sums),
@@ -469,12 +479,27 @@ struct BehindStage {
         ox(p.ox),
         period(shape.period),
         valid(shape.valid),
-        rows(p.rows) {}
+        rows(p.rows),
+        partial(p.partial),
+        use(p.use) {}
   inline __attribute__((always_inline)) void Row() {
     const int r = next++;
+    __m512i lo = _mm512_load_si512(sums + r * 32), hi = _mm512_load_si512(sums + r * 32 + 16);
+    if constexpr (kChunked) {
+      int32_t* row = partial + r * 32;
+      if (use != ChunkUse::kSave) {
+        lo = _mm512_add_epi32(lo, _mm512_load_si512(row));
+        hi = _mm512_add_epi32(hi, _mm512_load_si512(row + 16));
+      }
+      if (use != ChunkUse::kFinish) {
+        _mm512_store_si512(row, lo);
+        _mm512_store_si512(row + 16, hi);
+        return;
+      }
+    }
     const bool store = !kWide || ox < valid;
-    const __m512i lo = _mm512_add_epi32(_mm512_load_si512(sums + r * 32), start_lo);
-    const __m512i hi = _mm512_add_epi32(_mm512_load_si512(sums + r * 32 + 16), start_hi);
+    lo = _mm512_add_epi32(lo, start_lo);
+    hi = _mm512_add_epi32(hi, start_hi);
     RequantizeStore512<kSigned, false, kClamp>(lo, hi, mlo, mhi, bounds, out, store ? kout : 0);
     out += store ? ldo : 0;
     if (kWide) ox = ox + 1 == period ? 0 : ox + 1;
@@ -508,13 +533,19 @@ inline __attribute__((always_inline)) void StreamedStep(TileRows g0, TileRows g1
   rows();
 }
 
-// A block's panel in a streamed call: its groups (1 or 2), each k step's A rows (a[t], and
-// a[t] + 16·lda for the second group) and B's panel.
+// A block's panel over one k chunk in a streamed call: its groups (1 or 2), each of its k
+// steps' A rows (a[t], and a[t] + 16·lda for the second group), B's panel from its first step,
+// how many steps, which block and panel it is and, where the call takes k in chunks, the
+// block's partial sums for the panel and what the output stage makes of its sums.
 struct StreamedUnit {
   int groups = 0;  // 0: none (after a call's last)
   const uint8_t* const* a = nullptr;
   int64_t lda = 0;
   const uint8_t* b = nullptr;
+  int64_t steps = 0;
+  int block = 0, panel = 0;
+  int32_t* partial = nullptr;
+  ChunkUse use = ChunkUse::kFinish;
 };
 
 // The operands of u's first k step into tiles 4–7 (B with TILELOADDT1).
@@ -531,20 +562,20 @@ inline __attribute__((always_inline)) void LoadFirstStep(const StreamedUnit& u) 
 // rows that do not fit (steps too few) after them; then its sums stored and the next unit
 // started. (A loop over the runs and their steps here spilled registers at each run's start:
 // the ResNet 3×3 kernel's three runs of three steps took 4% longer.)
-template <int kGroups, bool kSigned, bool kClamp, bool kWide>
-inline __attribute__((always_inline)) void StreamedSteps(const StreamedUnit& u, int64_t n, const StreamedUnit& next,
+template <int kGroups, bool kSigned, bool kClamp, bool kWide, bool kChunked>
+inline __attribute__((always_inline)) void StreamedSteps(const StreamedUnit& u, const StreamedUnit& next,
                                                          const StageShape& shape, const Pending<kSigned>& pending) {
-  BehindStage<kSigned, kClamp, kWide> behind(shape, pending);
+  BehindStage<kSigned, kClamp, kWide, kChunked> behind(shape, pending);
   auto group = [&](int64_t t, int g) -> TileRows {
     return {g == 1 && kGroups == 2 ? u.a[t] + 16 * u.lda : u.a[t], u.lda};
   };
-  const int64_t with = std::min<int64_t>(n, 1 + pending.rows / 4);
+  const int64_t n = u.steps, with = std::min<int64_t>(n, 1 + pending.rows / 4);
   const uint8_t* b = u.b + kPanelStep;
   int64_t t = 1;
   for (; t < with; ++t, b += kPanelStep) StreamedStep<kGroups, true>(group(t, 0), group(t, 1), 0, b, behind);
   for (; t < n; ++t, b += kPanelStep) StreamedStep<kGroups, false>(group(t, 0), group(t, 1), 0, b, behind);
   behind.Finish();
-  StoreAndStartNext<kGroups, false, false, true>(next.groups, shape.sums, nullptr, [&](auto next_groups) {
+  StoreAndStartNext<kGroups, false, false, SumsStart::kZero>(next.groups, shape.sums, nullptr, [&](auto next_groups) {
     LoadFirstStep<decltype(next_groups)::value>(next);
   });
 }
@@ -573,7 +604,7 @@ struct StreamedPiece {
 // LoadFirstStep).
 template <int kGroups>
 inline __attribute__((always_inline)) void StartFirst() {
-  StartSums<kGroups, false, true>(nullptr);
+  StartSums<kGroups, false, SumsStart::kZero>(nullptr);
   _tile_dpbusd(0, 4, 6);
   _tile_dpbusd(1, 4, 7);
   if (kGroups == 2) {
@@ -593,11 +624,15 @@ struct StreamedBlock {
 
 // The blocks of `count` pieces, in order, over `panels` panels, one pipeline through them all;
 // each piece's rows are `segments` runs of `steps` whole 64-byte k steps (runs as in Blocks; B's
-// k in run order). The pieces' o differ in out and wide_row0 only. Each block's panel is a unit
-// (StreamedUnit) whose first step the previous unit's end starts (StoreAndStart).
+// k in run order), taken `chunk` steps at a time. The pieces' o differ in out and wide_row0
+// only. Each block's panel over a chunk is a unit (StreamedUnit) whose first step the previous
+// unit's end starts (StoreAndStart). With one chunk, rows are outermost: each block meets every
+// panel in turn. With several, kChunkBlocks blocks at a time meet every panel chunk by chunk,
+// so that a block's A rows of a chunk stay in L1 while it meets the panels; the output stage
+// keeps each block's partial sums per panel until the last chunk (ChunkUse).
 template <bool kSigned, bool kClamp, typename Runs>
 __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces, int count, int panels, int segments,
-                                              int64_t steps, const uint8_t* b, int64_t panel_bytes) {
+                                              int64_t steps, int64_t chunk, const uint8_t* b, int64_t panel_bytes) {
   using Stage = PanelStage<kSigned, false, false, false>;
   constexpr bool kWide = Runs::kWide;
   alignas(64) int32_t sums[32 * 32];
@@ -630,13 +665,27 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
       blocks.push_back({decltype(groups)::value, piece.runs.tile(0, r0, 0).stride, out, ox});
     });
   }
-  const int64_t n = segments * steps;
-  auto unit = [&](size_t i, int p) -> StreamedUnit {
-    if (i == blocks.size()) return {};
-    return {blocks[i].groups, rows.data() + i * n, blocks[i].lda, b + p * panel_bytes};
-  };
   if (blocks.empty()) return;
-  const StreamedUnit first = unit(0, 0);
+  const int64_t n = segments * steps, chunks = (n + chunk - 1) / chunk;
+  const size_t span = chunks > 1 ? kChunkBlocks : blocks.size();  // blocks that go through the chunks together
+  thread_local std::vector<int32_t, NoInitAllocator<int32_t>> partials;  // per block of a span and panel: 32 × 32
+  thread_local std::vector<StreamedUnit> units;
+  if (chunks > 1) partials.resize(span * static_cast<size_t>(panels) * 32 * 32);
+  units.clear();
+  for (size_t i0 = 0; i0 < blocks.size(); i0 += span) {
+    for (int64_t c = 0, t = 0; c < chunks; ++c, t += chunk) {
+      const ChunkUse use = c == 0 ? ChunkUse::kSave : c + 1 < chunks ? ChunkUse::kAdd : ChunkUse::kFinish;
+      for (size_t i = i0; i < std::min(blocks.size(), i0 + span); ++i) {
+        for (int p = 0; p < panels; ++p) {
+          int32_t* partial = chunks > 1 ? partials.data() + ((i - i0) * panels + p) * 32 * 32 : nullptr;
+          units.push_back({blocks[i].groups, rows.data() + i * n + t, blocks[i].lda, b + p * panel_bytes + t * kPanelStep,
+                           std::min(chunk, n - t), static_cast<int>(i), p, partial, use});
+        }
+      }
+    }
+  }
+  units.emplace_back();  // none after the last
+  const StreamedUnit& first = units[0];
   if (first.groups == 2) {
     LoadFirstStep<2>(first);
     StartFirst<2>();
@@ -644,18 +693,22 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
     LoadFirstStep<1>(first);
     StartFirst<1>();
   }
-  Pending<kSigned> pending{stages.data()};
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    for (int p = 0; p < panels; ++p) {
-      const StreamedUnit u = unit(i, p), next = p + 1 < panels ? unit(i, p + 1) : unit(i + 1, 0);
+  // The chunks' partial sums in the output stage only where there are chunks: checking for
+  // them made the 128×768×768 GEMM's calls 2–3% slower.
+  auto pass = [&](auto chunked) {
+    Pending<kSigned> pending{stages.data()};
+    for (size_t k = 0; k + 1 < units.size(); ++k) {
+      const StreamedUnit& u = units[k];
       auto run = [&](auto groups) {
-        StreamedSteps<decltype(groups)::value, kSigned, kClamp, kWide>(u, n, next, shape, pending);
+        StreamedSteps<decltype(groups)::value, kSigned, kClamp, kWide, chunked>(u, units[k + 1], shape, pending);
       };
       u.groups == 2 ? run(std::integral_constant<int, 2>{}) : run(std::integral_constant<int, 1>{});
-      pending = {&stages[static_cast<size_t>(p)], blocks[i].out + 32 * p, blocks[i].ox, 16 * u.groups};
+      const StreamedBlock& block = blocks[static_cast<size_t>(u.block)];
+      pending = {&stages[static_cast<size_t>(u.panel)], block.out + 32 * u.panel, block.ox, 16 * u.groups, u.partial, u.use};
     }
-  }
-  BehindStage<kSigned, kClamp, kWide>(shape, pending).Finish();
+    BehindStage<kSigned, kClamp, kWide, chunked>(shape, pending).Finish();
+  };
+  chunks > 1 ? pass(std::true_type{}) : pass(std::false_type{});
 }
 
 #pragma GCC diagnostic pop
@@ -721,9 +774,10 @@ void Panels(const PanelsRun<Runs>* runs, int count, int segments, int64_t seg_k4
   const int64_t panel_bytes = segments * seg_k4 * kPanelRow;
   const FusedOutput& o = runs[0].o;
   // Panel by panel where k is left over after the whole steps (its VNNI k loop runs in the output
-  // stage), where k is short or long, and with per-row terms (the driver's u8·s8 calls have none).
+  // stage), where k is short, and with per-row terms (the driver's u8·s8 calls have none).
   const int64_t k4 = segments * seg_k4;
-  const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && k4 <= kStreamMaxK4 && !o.row_const;
+  const bool streamed = seg_k4 % kStepK4 == 0 && k4 >= kStreamMinK4 && !o.row_const;
+  const int64_t steps = k4 / kStepK4, chunks = k4 <= kStreamMaxK4 ? 1 : (steps + kChunkSteps - 1) / kChunkSteps;
   // Per thread, kept between calls (a few runs each).
   thread_local std::vector<StreamedPiece<Runs>> tiles;
   thread_local std::vector<int> tiled;
@@ -741,7 +795,7 @@ void Panels(const PanelsRun<Runs>* runs, int count, int segments, int64_t seg_k4
     if (p == 0) ConfigureTiles();
     auto run = [&](auto is_signed, auto clamp) {
       StreamedBlocks<is_signed, clamp>(tiles.data(), static_cast<int>(tiles.size()), n, segments, seg_k4 / kStepK4,
-                                       pb + p * panel_bytes, panel_bytes);
+                                       (steps + chunks - 1) / chunks, pb + p * panel_bytes, panel_bytes);
     };
     auto clamp = [&](auto is_signed) {
       o.mult_below_one ? run(is_signed, std::false_type{}) : run(is_signed, std::true_type{});

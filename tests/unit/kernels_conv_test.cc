@@ -193,6 +193,10 @@ TEST(KernelsConv, ChannelsLastInPlaceRunsEqualReference) {
   cases.push_back(ConvTester().Channels(32, 40).Image(12, 15).Pads(1, 0, 0, 1).PerChannel(true).TinyOutputScale(true));
   cases.push_back(ConvTester().Channels(40, 20).Image(10, 9).Stride(2, 2).Pads(1, 0, 1, 1).PerChannel(true)
                       .TinyOutputScale(true));
+  // k = 2304 (256 channels, 3×3): the pipelined AMX forms take k in chunks that cross the
+  // kernel rows' runs, in the flat run and in the padded plane's wide rows.
+  cases.push_back(ConvTester().Channels(256, 33).Image(9, 21).Pads(1, 1, 1, 1).PerChannel(true));
+  cases.push_back(ConvTester().Channels(256, 40).Image(12, 15).Pads(1, 0, 0, 1).PerChannel(true).Extremes(true));
   for (const ConvTester& t : cases) {
     EXPECT_GT(t.Test(rng, seed), 0) << t.Describe();
     if (HasFailure()) return;

@@ -230,16 +230,21 @@ TEST(KernelsMatMul, ShortKEqualsReference) {
 // The AMX path's panels form (qgemm_amx.cc StreamedBlocks): rows outermost over groups of
 // panels of at most 1 MiB, each block's output stage finished during the next block's k steps.
 // n past one group (k = 2048: 16 panels of 64 KiB) with a part panel last, k past the form's
-// limits (2112 above, 448 below: panel by panel), k = 512 and 576 with 16-row blocks, 32-row
-// blocks and VNNI rows after them, several panels, a panel of 13 columns last; both output
-// types. (Panel by panel: TileGroupsEqualReference.)
+// limits (448 below: panel by panel; 2120, not whole steps: block by block), k = 512 and 576
+// with 16-row blocks, 32-row blocks and VNNI rows after them, several panels, a panel of 13
+// columns last; both output types. Past k = 2048 the form takes k in chunks: 2112 (three of
+// 11 steps), 2176 (12, 12 and 10) over more blocks than go through the chunks together (ten:
+// 8 and 2), 3072 over two groups of panels (10 and a part of 2) with a 16-row block after a
+// 32-row one. (Panel by panel: TileGroupsEqualReference.)
 TEST(KernelsMatMul, PanelGroupsEqualReference) {
   MatMulTester tester(Seed());
   int compared = 0;
   const MatMulCase cases[] = {
       {1, 34, 520, 2048, false, true, false, false}, {1, 17, 40, 2112, false, false, false, false},
       {1, 16, 45, 512, false, false, false, false},  {1, 47, 100, 512, false, true, false, false},
-      {1, 80, 64, 576, false, false, false, false},  {1, 48, 33, 448, false, true, false, false}};
+      {1, 80, 64, 576, false, false, false, false},  {1, 48, 33, 448, false, true, false, false},
+      {1, 300, 40, 2176, false, true, true, false},  {1, 40, 360, 3072, false, true, false, false},
+      {1, 33, 20, 2120, false, false, false, false}};
   for (MatMulCase c : cases) {
     c.zero_zw = true;
     c.y_signed = c.m % 2 == 0;
