@@ -276,7 +276,8 @@ TEST(KernelsMatMul, SaturatingOutputsEqualReference) {
 }
 
 // Wide B against few rows: with 3 threads the GEMM splits column panels instead of row tiles
-// (kernels/gemm.cc: B is the larger operand and has panels enough to share).
+// (kernels/gemm.cc: B is the larger operand and has panels enough to share). With 200 rows the
+// AMX kernel splits rows instead (B fits L2 and each thread gets two 32-row blocks or more).
 TEST(KernelsMatMul, WideWeightsSplitByPanelsEqualReference) {
   MatMulTester tester(Seed());
   int compared = 0;
@@ -287,6 +288,7 @@ TEST(KernelsMatMul, WideWeightsSplitByPanelsEqualReference) {
     compared += tester.Test({1, 20, 777, 96, true, true, false, false});
     if (HasFailure()) return;
   }
+  compared += tester.Test({1, 200, 420, 256, false, true, false, false});
   EXPECT_GT(compared, 0);
 }
 
