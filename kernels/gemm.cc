@@ -372,9 +372,9 @@ void QGemm(const QGemmKernel& kernel, const GemmProblem& p, int threads) {
   // there are enough panels to share: each thread then streams only its part of B through its
   // cache, and A, the smaller, is read by all. Except, for a kernel with a row block (AMX), where
   // B fits one core's L2 anyway and every thread gets two blocks or more: each block's A rows
-  // then meet all the panels from L1 (the 128×768×768 GEMM on two threads 20.5 → 19.6 µs,
-  // medians of 30; the AVX-512 VNNI kernel, with no row block, was slower split by rows, 103 →
-  // 110). Where B does not fit (BERT's feed-forward GEMMs) rows were 25–60% slower.
+  // then meet all the panels from L1 (the 128×768×768 GEMM on two threads 20.0–20.5 → 19.0–19.6
+  // µs, medians of 18–30; the AVX-512 VNNI kernel, with no row block, was slower split by rows,
+  // 103 → 110). Where B does not fit (BERT's feed-forward GEMMs) rows were 25–60% slower.
   const int64_t b_bytes = p.b->k4 * 4 * p.b->n;
   const bool rows_fit = kernel.row_block > 1 && b_bytes <= kBFitsL2 && p.m >= 2 * kernel.row_block * threads;
   const bool b_larger = b_bytes > 2 * p.m * p.b->k4 * 4 && panels >= 4 * threads && !rows_fit;
