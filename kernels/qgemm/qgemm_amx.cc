@@ -133,20 +133,21 @@ inline __attribute__((always_inline)) void TileSteps(int64_t steps, TileRows g0,
 
 // The sum tiles of a block of kGroups groups into sums[32][32] (row stride 128 bytes), each one,
 // once stored, started (StartSums) and given its first product of the next block (kNext groups, 0:
-// none), whose first step's operands are already in tiles 4–7. The tile unit runs tile loads
+// none), whose first step's operands are already in tiles 4–7. kGroups 0: no block before (a
+// call's first), nothing stored. The tile unit runs tile loads
 // only after the tile stores before them: loading the next block's operands after the four
 // stores, as until session 22, left it idle between blocks (the 128×768×768 GEMM's bare tile
 // loop 30.4 µs against 28.4 this way, docs/kernels.md "session 22").
 template <int kGroups, int kNext, bool kHalf, bool kS8U8, SumsStart kStart>
 inline __attribute__((always_inline)) void StoreAndStart(int32_t* sums, const int32_t* start) {
   asm volatile("" : : : "memory");  // the sums' earlier readers have read them
-  _tile_stored(0, sums, 128);
+  if constexpr (kGroups > 0) _tile_stored(0, sums, 128);
   if constexpr (kNext > 0) {
     QFARM_TILE_START(kStart, 0, start);
     QFARM_TILE_PRODUCT(kS8U8, 0, 4, 6);
   }
   if constexpr (!kHalf) {
-    _tile_stored(1, sums + 16, 128);
+    if constexpr (kGroups > 0) _tile_stored(1, sums + 16, 128);
     if constexpr (kNext > 0) {
       QFARM_TILE_START(kStart, 1, start);
       QFARM_TILE_PRODUCT(kS8U8, 1, 4, 7);
@@ -600,19 +601,6 @@ struct StreamedPiece {
   FusedOutput o;
 };
 
-// The first unit's first step: its sum tiles zeroed and given their products (operands loaded,
-// LoadFirstStep).
-template <int kGroups>
-inline __attribute__((always_inline)) void StartFirst() {
-  StartSums<kGroups, false, SumsStart::kZero>(nullptr);
-  _tile_dpbusd(0, 4, 6);
-  _tile_dpbusd(1, 4, 7);
-  if (kGroups == 2) {
-    _tile_dpbusd(2, 5, 6);
-    _tile_dpbusd(3, 5, 7);
-  }
-}
-
 // A tile block of a streamed call: its groups (1 or 2), its A rows' stride and its first output
 // (kWide: with its first row's column in its wide row).
 struct StreamedBlock {
@@ -685,14 +673,10 @@ __attribute__((noinline)) void StreamedBlocks(const StreamedPiece<Runs>* pieces,
     }
   }
   units.emplace_back();  // none after the last
-  const StreamedUnit& first = units[0];
-  if (first.groups == 2) {
-    LoadFirstStep<2>(first);
-    StartFirst<2>();
-  } else {
-    LoadFirstStep<1>(first);
-    StartFirst<1>();
-  }
+  // The first unit's first step, as a unit's end starts the next one's (no sums before it).
+  StoreAndStartNext<0, false, false, SumsStart::kZero>(units[0].groups, sums, nullptr, [&](auto first_groups) {
+    LoadFirstStep<decltype(first_groups)::value>(units[0]);
+  });
   // The chunks' partial sums in the output stage only where there are chunks: checking for
   // them made the 128×768×768 GEMM's calls 2–3% slower.
   auto pass = [&](auto chunked) {

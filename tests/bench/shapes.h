@@ -39,7 +39,7 @@ inline std::vector<LayerShape> BenchShapes() {
   s.push_back(LayerShape{"gemm_1x768x3072", true, 1, 1, 0, 0, 1, 1, 0, 1, 1, 768, 3072});
   s.push_back(LayerShape{"gemm_128x768x768", true, 1, 1, 0, 0, 1, 1, 0, 1, 128, 768, 768});
   // BERT-base's feed-forward pair around it, 128 tokens: 768→3072 (B 2.4 MB, past one core's L2)
-  // and 3072→768 (k past the streamed form's 2048).
+  // and 3072→768 (k past 2048, which the streamed form takes in chunks).
   s.push_back(LayerShape{"gemm_128x768x3072", true, 1, 1, 0, 0, 1, 1, 0, 1, 128, 768, 3072});
   s.push_back(LayerShape{"gemm_128x3072x768", true, 1, 1, 0, 0, 1, 1, 0, 1, 128, 3072, 768});
   return s;
