@@ -152,16 +152,28 @@ std::unique_ptr<PeerOp> MakeXnnpack(const LayerShape& s, int threads, std::strin
 
 namespace {
 
+// A peak loop's throughput is the best of many short trials: on a shared VM a trial only ever
+// runs slower than the core can (another guest, a frequency dip), so one long trial can read
+// below what the kernels measured beside it reach.
+constexpr int kPeakTrials = 15;
+
+template <typename Trial>
+double BestOf(Trial trial) {
+  double best = 0;
+  for (int t = 0; t < kPeakTrials; ++t) best = std::max(best, trial());
+  return best;
+}
+
 // Throughput of VPDPBUSD (zmm) on one core, measured: 12 independent accumulator chains so
 // latency is hidden; returns int8 MACs per second.
-__attribute__((target("avx512f,avx512vnni"))) double MeasureVnniMacsPerSecond() {
+__attribute__((target("avx512f,avx512vnni"))) double VnniTrial() {
   // Distinct start values so the compiler cannot merge the chains.
   __m512i a0 = _mm512_set1_epi32(0), a1 = _mm512_set1_epi32(1), a2 = _mm512_set1_epi32(2),
           a3 = _mm512_set1_epi32(3), a4 = _mm512_set1_epi32(4), a5 = _mm512_set1_epi32(5),
           a6 = _mm512_set1_epi32(6), a7 = _mm512_set1_epi32(7), a8 = _mm512_set1_epi32(8),
           a9 = _mm512_set1_epi32(9), a10 = _mm512_set1_epi32(10), a11 = _mm512_set1_epi32(11);
   const __m512i x = _mm512_set1_epi8(3), w = _mm512_set1_epi8(5);
-  constexpr int64_t kIters = 20'000'000;
+  constexpr int64_t kIters = 2'000'000;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < kIters; ++i) {
 #define QFARM_DP(a) a = _mm512_dpbusd_epi32(a, x, w)
@@ -200,7 +212,7 @@ __attribute__((target("amx-tile"))) void ConfigureTiles() {
 
 // Throughput of TDPBUSD (AMX) on one core, measured: four independent 16×16 int32 tiles, their
 // operands loaded once (the instruction alone, as the VPDPBUSD loop); int8 MACs per second.
-__attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
+__attribute__((target("amx-tile,amx-int8"))) double AmxTrial() {
   alignas(64) static uint8_t operands[2048];
   for (size_t i = 0; i < sizeof(operands); ++i) operands[i] = static_cast<uint8_t>(i * 7);
   ConfigureTiles();
@@ -208,7 +220,7 @@ __attribute__((target("amx-tile,amx-int8"))) double MeasureAmxMacsPerSecond() {
   _tile_loadd(5, operands + 1024, 64);
   _tile_loadd(6, operands, 64);
   _tile_loadd(7, operands + 1024, 64);
-  constexpr int64_t kIters = 2'000'000;
+  constexpr int64_t kIters = 200'000;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < kIters; ++i) {
     _tile_dpbusd(0, 4, 6);
@@ -325,8 +337,8 @@ std::unique_ptr<PeerOp> MakeAmxTileLoop(const LayerShape& s, std::string* why) {
 }
 
 double Int8PeakGops(int threads, std::string* assumption) {
-  static const double vnni = __builtin_cpu_supports("avx512vnni") ? MeasureVnniMacsPerSecond() : 0.0;
-  static const double amx = kernels::CpuHas(kernels::Isa::kAmx) ? MeasureAmxMacsPerSecond() : 0.0;
+  static const double vnni = __builtin_cpu_supports("avx512vnni") ? BestOf(VnniTrial) : 0.0;
+  static const double amx = kernels::CpuHas(kernels::Isa::kAmx) ? BestOf(AmxTrial) : 0.0;
   const double macs = std::max(vnni, amx);
   if (macs == 0) {
     *assumption = "no AVX-512 VNNI: peak not measured";
@@ -338,7 +350,7 @@ double Int8PeakGops(int threads, std::string* assumption) {
                 (amx > 0 ? g(amx) + " G int8 MACs/s in a TDPBUSD loop (AMX, four independent 16x16 tiles; " +
                                g(vnni) + " G in " + vnni_loop + ")"
                          : g(vnni) + " G int8 MACs/s in " + vnni_loop) +
-                "; peak = 2 ops/MAC × that × " + std::to_string(threads) + " core(s)";
+                ", best of " + std::to_string(kPeakTrials) + " trials; peak = 2 ops/MAC × that × " + std::to_string(threads) + " core(s)";
   return 2.0 * macs * threads / 1e9;
 }
 
