@@ -176,7 +176,10 @@ __attribute__((target("avx512f,avx512vnni"))) double VnniTrial() {
   constexpr int64_t kIters = 2'000'000;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < kIters; ++i) {
-#define QFARM_DP(a) a = _mm512_dpbusd_epi32(a, x, w)
+// One VPDPBUSD per chain, written as the instruction: with the intrinsic GCC 12 copied every
+// accumulator into and out of a second register each iteration (24 moves to 12 products), and
+// the loop read 13% below the GEMM kernels' own rate (330 against 380 G MACs/s here).
+#define QFARM_DP(a) asm("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(x), "v"(w))
     QFARM_DP(a0); QFARM_DP(a1); QFARM_DP(a2); QFARM_DP(a3); QFARM_DP(a4); QFARM_DP(a5);
     QFARM_DP(a6); QFARM_DP(a7); QFARM_DP(a8); QFARM_DP(a9); QFARM_DP(a10); QFARM_DP(a11);
 #undef QFARM_DP
