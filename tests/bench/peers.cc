@@ -178,7 +178,7 @@ __attribute__((target("avx512f,avx512vnni"))) double VnniTrial() {
   for (int64_t i = 0; i < kIters; ++i) {
 // One VPDPBUSD per chain, written as the instruction: with the intrinsic GCC 12 copied every
 // accumulator into and out of a second register each iteration (24 moves to 12 products), and
-// the loop read 13% below the GEMM kernels' own rate (330 against 380 G MACs/s here).
+// the loop read 11% low (330 G MACs/s against 369-370 as written here; docs/kernels.md).
 #define QFARM_DP(a) asm("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(x), "v"(w))
     QFARM_DP(a0); QFARM_DP(a1); QFARM_DP(a2); QFARM_DP(a3); QFARM_DP(a4); QFARM_DP(a5);
     QFARM_DP(a6); QFARM_DP(a7); QFARM_DP(a8); QFARM_DP(a9); QFARM_DP(a10); QFARM_DP(a11);
@@ -353,7 +353,8 @@ double Int8PeakGops(int threads, std::string* assumption) {
                 (amx > 0 ? g(amx) + " G int8 MACs/s in a TDPBUSD loop (AMX, four independent 16x16 tiles; " +
                                g(vnni) + " G in " + vnni_loop + ")"
                          : g(vnni) + " G int8 MACs/s in " + vnni_loop) +
-                ", best of " + std::to_string(kPeakTrials) + " trials; peak = 2 ops/MAC × that × " + std::to_string(threads) + " core(s)";
+                ", best of " + std::to_string(kPeakTrials) + " trials; peak = 2 ops/MAC × that × " +
+                std::to_string(threads) + " core(s)";
   return 2.0 * macs * threads / 1e9;
 }
 
