@@ -123,7 +123,10 @@ class Store {
   StatusOr<IngestOutcome> IngestOne(const v1::Result& result, double now);  // inside a transaction
   void StoreResult(const v1::Result& result, const std::string& model, double now);
   void RecordArithmetic(const std::string& device_id, const std::string& text, double now);
-  void EndAttempt(int64_t job_id, const std::string& why, double now);
+  // How an attempt ended without a result: the device failed it (its agent says so), or the
+  // agent lost the job (lease expired, agent restarted) and nothing is known of the device.
+  enum class AttemptEnd { kDeviceFailed, kContactLost };
+  void EndAttempt(int64_t job_id, AttemptEnd how, const std::string& why, double now);
   void FinishRunIfDone(int64_t run_id, double now);
   void Event(const std::string& kind, const std::string& device_id, int64_t run_id, int64_t job_id,
              const std::string& message, double now);

@@ -114,7 +114,7 @@ StatusOr<LeaseOutcome> Store::Lease(const std::string& agent, const std::string&
   });
 }
 
-void Store::EndAttempt(int64_t job_id, const std::string& why, double now) {
+void Store::EndAttempt(int64_t job_id, AttemptEnd how, const std::string& why, double now) {
   Stmt q(*db_, "SELECT attempt, max_attempts, COALESCE(run_id, 0), kind, COALESCE(lease_device, '') FROM jobs WHERE id=?");
   q.Bind(1, job_id);
   if (!q.Step()) return;
@@ -128,9 +128,15 @@ void Store::EndAttempt(int64_t job_id, const std::string& why, double now) {
   if (final) up.Bind(2, now);
   up.Run();
   Event(final ? "job-failed" : "job-requeued", device, run_id, job_id, message, now);
-  // A device that failed a job is checked again before it takes another (DESIGN: health).
-  Stmt h(*db_, kind == "health" ? "UPDATE devices SET health='quarantined' WHERE id=?"
-                                : "UPDATE devices SET health='unchecked' WHERE id=? AND health='healthy'");
+  // A device that failed a job is checked again before it takes another (DESIGN: health); one
+  // that failed its health check is quarantined. A health check its agent lost (the lease
+  // expired, the agent restarted) says nothing of the device: it is checked again at its next
+  // lease, not held in quarantine for recheck_s (a flaky network kept a healthy device out
+  // of a run that only it could serve).
+  const bool quarantine = kind == "health" && how == AttemptEnd::kDeviceFailed;
+  Stmt h(*db_, quarantine             ? "UPDATE devices SET health='quarantined' WHERE id=?"
+               : kind == "health"    ? "UPDATE devices SET health='unchecked' WHERE id=?"
+                                     : "UPDATE devices SET health='unchecked' WHERE id=? AND health='healthy'");
   h.Bind(1, device).Run();
   if (final && run_id) FinishRunIfDone(run_id, now);
 }
@@ -153,7 +159,7 @@ StatusOr<int> Store::Sweep(double now) {
     Stmt q(*db_, "SELECT id FROM jobs WHERE state='leased' AND lease_deadline < ?");
     q.Bind(1, now);
     while (q.Step()) expired.push_back(q.Int(0));
-    for (int64_t job : expired) EndAttempt(job, "lease expired: no heartbeat from its agent", now);
+    for (int64_t job : expired) EndAttempt(job, AttemptEnd::kContactLost, "lease expired: no heartbeat from its agent", now);
     std::vector<std::string> offline;
     Stmt o(*db_,
            "SELECT d.id FROM devices d JOIN agents a ON a.id=d.agent_id WHERE d.online=1 AND a.last_seen < ?");

@@ -20,6 +20,7 @@ TEST_F(DaemonFaultTest, AnAgentKilledMidJobLosesNothingTheJobCompletesElsewhereO
   a->Kill(SIGKILL);
   auto b = StartAgent("agent-b", address, {"faulty:slow:800"});
   const json run = WaitForRun(address, 60);
+  ASSERT_TRUE(run.is_object()) << "no run to check";
   EXPECT_EQ(run["done"], 3);
   EXPECT_EQ(CountRows("SELECT count(*) FROM results"), 3);
   EXPECT_EQ(CountRows("SELECT count(DISTINCT job_id) FROM results"), 3);
@@ -82,6 +83,7 @@ TEST_F(DaemonFaultTest, AControllerKilledMidRunRestartsAndTheRunCompletesWithNot
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   address = StartController({"--no-health-checks"}, port);
   const json run = WaitForRun(address, 60);
+  ASSERT_TRUE(run.is_object()) << "no run to check";
   EXPECT_EQ(run["done"], 12);
   EXPECT_EQ(CountRows("SELECT count(*) FROM results"), 12);
   EXPECT_EQ(CountRows("SELECT count(DISTINCT job_id) FROM results"), 12);

@@ -24,6 +24,7 @@ TEST_F(NetworkFaultTest, DroppedAndDelayedTrafficLosesNothingAndDuplicatesNothin
                                      "repeats: 6\ntimed_runs: 0\n");
   ASSERT_EQ(qfarm::testing::Run(kFarmctl + " submit --detach " + yaml + " --controller " + address).exit_code, 0);
   const json run = WaitForRun(address, 120);
+  ASSERT_TRUE(run.is_object()) << "no run to check";
   EXPECT_EQ(run["done"], 24) << run.dump();
   EXPECT_EQ(CountRows("SELECT count(*) FROM results"), 24);
   EXPECT_EQ(CountRows("SELECT count(DISTINCT job_id) FROM results"), 24);

@@ -51,7 +51,8 @@ class FarmFixture : public ::testing::Test {
       argv.push_back("--device");
       argv.push_back(d);
     }
-    return std::make_unique<Process>(argv, dir_.File(name + ".log"));
+    logs_.push_back(dir_.File(name + ".log"));
+    return std::make_unique<Process>(argv, logs_.back());
   }
 
   std::string WriteYaml(const std::string& text) {
@@ -66,7 +67,8 @@ class FarmFixture : public ::testing::Test {
     return json::parse(r.out, nullptr, false);
   }
 
-  // Waits until run 1 is no longer running.
+  // Waits until run 1 is no longer running; null (and a failure saying what was stuck) if it does
+  // not within timeout_s.
   json WaitForRun(const std::string& address, double timeout_s) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < end) {
@@ -74,8 +76,35 @@ class FarmFixture : public ::testing::Test {
       if (runs.is_array() && !runs.empty() && runs[0]["state"] != "running") return runs[0];
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ADD_FAILURE() << "run did not finish in " << timeout_s << " s";
+    ADD_FAILURE() << "run did not finish in " << timeout_s << " s\n" << Diagnosis();
     return json();
+  }
+
+  // What a stuck run leaves to read: the jobs not done and the end of every daemon's log.
+  std::string Diagnosis() {
+    std::string out = "jobs not done (id device state attempt lease_device lease_deadline error):\n";
+    auto store = controller::Store::Open(dir_.File("farm.db"));
+    if (store.ok()) {
+      (*store)->WithDb([&](controller::Db& db) {
+        controller::Stmt s(db, "SELECT id, device, state, attempt, ifnull(lease_device,''), ifnull(lease_deadline,0), "
+                               "ifnull(error,'') FROM jobs WHERE state != 'done'");
+        while (s.Step()) {
+          out += "  " + std::to_string(s.Int(0)) + " " + s.Text(1) + " " + s.Text(2) + " " + std::to_string(s.Int(3)) +
+                 " " + s.Text(4) + " " + std::to_string(s.Double(5)) + " " + s.Text(6) + "\n";
+        }
+        return 0;
+      });
+    }
+    std::vector<std::string> logs = logs_;
+    logs.insert(logs.begin(), dir_.File("controller.log"));
+    for (const std::string& path : logs) out += "--- last lines of " + path + ":\n" + Tail(ReadAll(path), 40);
+    return out;
+  }
+
+  static std::string Tail(const std::string& text, int lines) {
+    size_t at = text.size();
+    for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i) at = text.rfind('\n', at - 1);
+    return at == std::string::npos ? text : text.substr(at + 1);
   }
 
   int64_t CountRows(const std::string& sql) {
@@ -89,6 +118,7 @@ class FarmFixture : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<Process> controller_;
+  std::vector<std::string> logs_;  // the agents' logs
 };
 
 }  // namespace qfarm::testing

@@ -206,6 +206,28 @@ TEST_F(StoreTest, HealthCheckComesFirstAndAFailingDeviceIsQuarantinedUntilItPass
   EXPECT_EQ(Count("SELECT count(*) FROM results"), 0) << "health checks are not run results";
 }
 
+// A health check that ends with no verdict (its lease expired: the agent lost contact) leaves the
+// device to be checked again at its next lease; one its agent reports as an infrastructure
+// failure (the device hung) quarantines the device like a divergence.
+TEST_F(StoreTest, AHealthCheckLostByItsAgentIsRetriedAndOneTheDeviceFailedQuarantines) {
+  Reopen(StoreOptions{.lease_s = 10, .heartbeat_timeout_s = 5, .health_checks = true, .recheck_s = 30});
+  ASSERT_TRUE(store_->RegisterAgent(Registration("a", {"cpu"}), 0).ok());
+  SubmitSimple(*store_, {"cpu"}, 1, 0);
+  auto lost = *store_->Lease("a", "cpu", 0);
+  ASSERT_TRUE(lost.granted);
+  ASSERT_EQ(lost.job.run_id(), 0);
+  ASSERT_EQ(*store_->Sweep(11), 1);
+  auto again = *store_->Lease("a", "cpu", 12);
+  ASSERT_TRUE(again.granted) << "no verdict: checked again now, not after recheck_s";
+  EXPECT_EQ(again.job.run_id(), 0);
+  EXPECT_NE(again.job.id(), lost.job.id());
+  ASSERT_TRUE(store_->Ingest(ResultFor(again.job.id(), "a", "cpu", v1::Result::INFRA_FAILURE), 13)->stored);
+  EXPECT_FALSE(store_->Lease("a", "cpu", 14)->granted) << "the device hung its check: quarantined";
+  auto recheck = *store_->Lease("a", "cpu", 13 + 30);
+  ASSERT_TRUE(recheck.granted);
+  EXPECT_EQ(recheck.job.run_id(), 0);
+}
+
 TEST_F(StoreTest, HealthChecksKeepTheArithmeticFingerprintAndAChangeIsAnEvent) {
   Reopen(StoreOptions{.lease_s = 10, .heartbeat_timeout_s = 5, .health_checks = true, .recheck_s = 30});
   ASSERT_TRUE(store_->RegisterAgent(Registration("a", {"cpu"}), 0).ok());
