@@ -101,10 +101,16 @@ class FarmFixture : public ::testing::Test {
     return out;
   }
 
+  // The last `lines` lines of text (all of it when shorter).
   static std::string Tail(const std::string& text, int lines) {
     size_t at = text.size();
-    for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i) at = text.rfind('\n', at - 1);
-    return at == std::string::npos ? text : text.substr(at + 1);
+    for (int seen = text.empty() || text.back() == '\n' ? 0 : 1; at > 0; ++seen) {
+      const size_t nl = text.rfind('\n', at - 1);
+      if (nl == std::string::npos) break;
+      if (seen == lines) return text.substr(nl + 1);
+      at = nl;
+    }
+    return text;
   }
 
   int64_t CountRows(const std::string& sql) {
