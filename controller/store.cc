@@ -111,7 +111,9 @@ Status Store::RegisterAgent(const v1::RegisterAgentRequest& request, double now)
     while (q.Step()) {
       if (!running.count(q.Int(0))) lost.push_back(q.Int(0));
     }
-    for (int64_t job : lost) EndAttempt(job, AttemptEnd::kContactLost, "agent '" + request.agent() + "' restarted during the job", now);
+    for (int64_t job : lost) {
+      EndAttempt(job, AttemptEnd::kContactLost, "agent '" + request.agent() + "' restarted during the job", now);
+    }
     tx.Commit();
     return Status::Ok();
   });

@@ -155,7 +155,8 @@ StatusOr<IngestOutcome> Store::IngestOne(const v1::Result& r, double now) {
   if (r.status() == v1::Result::INFRA_FAILURE) {
     // Only the current lessee's failure ends an attempt; a stale one changes nothing.
     if (state == "leased" && leased_to == device_id) {
-      EndAttempt(r.job_id(), AttemptEnd::kDeviceFailed, "infrastructure failure on " + device_id + ": " + r.error(), now);
+      EndAttempt(r.job_id(), AttemptEnd::kDeviceFailed,
+                 "infrastructure failure on " + device_id + ": " + r.error(), now);
       out.stored = true;
     }
     return out;

@@ -134,9 +134,9 @@ void Store::EndAttempt(int64_t job_id, AttemptEnd how, const std::string& why, d
   // lease, not held in quarantine for recheck_s (a flaky network kept a healthy device out
   // of a run that only it could serve).
   const bool quarantine = kind == "health" && how == AttemptEnd::kDeviceFailed;
-  Stmt h(*db_, quarantine             ? "UPDATE devices SET health='quarantined' WHERE id=?"
-               : kind == "health"    ? "UPDATE devices SET health='unchecked' WHERE id=?"
-                                     : "UPDATE devices SET health='unchecked' WHERE id=? AND health='healthy'");
+  Stmt h(*db_, quarantine         ? "UPDATE devices SET health='quarantined' WHERE id=?"
+               : kind == "health" ? "UPDATE devices SET health='unchecked' WHERE id=?"
+                                  : "UPDATE devices SET health='unchecked' WHERE id=? AND health='healthy'");
   h.Bind(1, device).Run();
   if (final && run_id) FinishRunIfDone(run_id, now);
 }
@@ -159,7 +159,9 @@ StatusOr<int> Store::Sweep(double now) {
     Stmt q(*db_, "SELECT id FROM jobs WHERE state='leased' AND lease_deadline < ?");
     q.Bind(1, now);
     while (q.Step()) expired.push_back(q.Int(0));
-    for (int64_t job : expired) EndAttempt(job, AttemptEnd::kContactLost, "lease expired: no heartbeat from its agent", now);
+    for (int64_t job : expired) {
+      EndAttempt(job, AttemptEnd::kContactLost, "lease expired: no heartbeat from its agent", now);
+    }
     std::vector<std::string> offline;
     Stmt o(*db_,
            "SELECT d.id FROM devices d JOIN agents a ON a.id=d.agent_id WHERE d.online=1 AND a.last_seen < ?");
